@@ -1,0 +1,19 @@
+# Two commands do all set-up: `make demo` (install, write example data, train + predict) and `make test`.
+PYTHON ?= python3
+PIP ?= $(PYTHON) -m pip
+
+.PHONY: install install-test demo test
+
+install:
+	$(PIP) install -q -e .
+
+install-test:
+	$(PIP) install -q -e ".[test]"
+
+demo: install
+	automl demo-data --out data
+	automl train --config configs/demand.yaml
+	automl predict --config configs/demand.yaml
+
+test: install-test
+	$(PYTHON) -m pytest

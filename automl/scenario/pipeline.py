@@ -1,0 +1,293 @@
+"""One scenario end to end: split -> enrich -> select -> tune -> refit -> evaluate -> publish.
+
+:func:`train_scenario` never raises: any failure becomes the scenario's row (``failed`` with the error, or
+``skipped`` with the reason when the data cannot be modelled), so one scenario never stops the others.
+"""
+from __future__ import annotations
+
+import json
+import time
+import traceback
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+import pandas as pd
+
+from automl.config import Config
+from automl.errors import ScenarioError
+from automl.scenario.families import FAMILIES
+from automl.scenario.features import FeatureEnricher
+from automl.scenario.keys import scenario_seed
+from automl.scenario.metrics import METRICS, compute_metrics, to_loss
+from automl.scenario.model import ScenarioModel, encode_labels
+from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
+from automl.scenario.select import select_features
+from automl.scenario.space import to_distribution
+from automl.scenario.split import holdout_split
+from automl.scenario.tuning import make_tuner
+
+__all__ = ["Published", "ScenarioContext", "ScenarioFit", "STEPS", "fit_scenario", "predict_scenario",
+           "prepare_rows", "train_scenario"]
+
+STEPS = ("split", "features", "select", "tune", "refit", "evaluate", "publish")
+_TRACEBACK_CHARS = 4000
+
+
+@dataclass(frozen=True)
+class Published:
+    """Where a scenario's model went; ``logging_error`` is set when MLflow refused it (model kept on disk)."""
+
+    model_path: str = ""
+    model_uri: str = ""
+    mlflow_run_id: str = ""
+    logging_error: str = ""
+
+
+@dataclass(frozen=True)
+class ScenarioContext:
+    """What a scenario needs besides its rows.
+
+    Args:
+        config: the use case.
+        run_id: the training run this scenario belongs to.
+        threads: cores this process owns (``spark.task.cpus`` under Spark); models use exactly these.
+        deadline: epoch seconds after which tuning stops early (global job deadline), or None.
+        publish: saves and logs a fitted scenario; None keeps the model in memory only (debug runs).
+    """
+
+    config: Config
+    run_id: str = ""
+    threads: int = 1
+    deadline: float | None = None
+    publish: Callable[[dict[str, Any], ScenarioFit], Published] | None = None
+
+
+@dataclass
+class ScenarioFit:
+    """A trained scenario: its model and what was measured on the way."""
+
+    model: ScenarioModel
+    metrics: dict[str, float]
+    baseline: dict[str, float]
+    leaderboard: dict[str, float]
+    n_evals: int
+    n_rows: int
+    n_train: int
+    n_test: int
+    seed: int
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
+class _Stopwatch:
+    """Adds the wall time of each ``with watch("step"):`` block to ``seconds[step]``."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self._step = ""
+
+    def __call__(self, step: str) -> _Stopwatch:
+        self._step = step
+        return self
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds[self._step] = self.seconds.get(self._step, 0.0) + time.perf_counter() - self._started
+
+
+def prepare_rows(frame: pd.DataFrame, config: Config, *, training: bool) -> pd.DataFrame:
+    """Rows sorted by time with a datetime time column; for training, only rows with a target."""
+    rows = frame
+    if training:
+        if config.target not in rows.columns:
+            raise ScenarioError(f"target column {config.target!r} is missing")
+        rows = rows[rows[config.target].notna()]
+        if rows.empty:
+            raise ScenarioError(f"target column {config.target!r} has no values")
+    time_column = config.time_column
+    if time_column is not None:
+        if time_column not in rows.columns:
+            raise ScenarioError(f"time column {time_column!r} is missing")
+        rows = rows.assign(**{time_column: pd.to_datetime(rows[time_column])})
+        duplicated = rows[time_column].duplicated()
+        if duplicated.any():
+            first = rows.loc[duplicated, time_column].iloc[0]
+            raise ScenarioError(f"{int(duplicated.sum())} duplicated {time_column!r} values (first: {first}); "
+                                f"a scenario needs one row per period")
+        rows = rows.sort_values(time_column, kind="stable")
+    return rows.reset_index(drop=True)
+
+
+def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, threads: int = 1,
+                 deadline: float | None = None, seconds: dict[str, float] | None = None) -> ScenarioFit:
+    """Train, tune and evaluate one scenario; raises :class:`ScenarioError` for data it cannot model."""
+    seconds = {} if seconds is None else seconds
+    watch = _Stopwatch(seconds)
+    seed = scenario_seed(config.tuning.seed, keys)
+    task, target, method = config.task, config.target, config.split_method
+    with watch("split"):
+        rows = prepare_rows(frame, config, training=True)
+        labels, classes = _targets(rows[target], config)
+        train, test = holdout_split(rows, method=method, size=config.split.test_size, target=target, seed=seed,
+                                    min_train_rows=config.split.min_train_rows)
+        inner, valid = holdout_split(rows.iloc[train], method=method, size=config.split.validation_size,
+                                     target=target, seed=seed + 1, min_train_rows=max(2, len(train) // 4))
+    with watch("features"):
+        exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
+        enricher = FeatureEnricher(config.features, target=target, time_column=config.time_column,
+                                   horizon=config.horizon, exclude=exclude).fit(rows.iloc[train])
+        features = enricher.transform(rows)
+    with watch("select"):
+        selected = select_features(features.iloc[train], labels[train], task=task,
+                                   method=config.selection.method, max_features=config.selection.max_features,
+                                   seed=seed, threads=threads)
+        if not selected:
+            raise ScenarioError("no informative feature: every candidate column is constant or empty")
+        # Models get plain float arrays: featuretools names such as "LAG(units, week)" break LightGBM.
+        x = features[selected].to_numpy(dtype="float64")
+    primary = config.primary_metric
+
+    def objective(family: str, params: dict[str, Any]) -> float:
+        model = FAMILIES[family].build(task, params, threads, seed).fit(x[train[inner]], labels[train[inner]])
+        prediction, proba = _predict(model, x[train[valid]], task)
+        score = compute_metrics([primary], labels[train[valid]], prediction, proba)[primary]
+        return to_loss(primary, score)
+
+    with watch("tune"):
+        budget = config.tuning.timeout_seconds
+        if deadline is not None:
+            budget = min(budget, deadline - time.time())
+            if budget <= 0:
+                raise ScenarioError("the job deadline (execution.deadline_seconds) passed before tuning started")
+        tuner = make_tuner(config.tuning.tuner, config.tuning.algorithm)
+        result = tuner.tune(objective, _spaces(config), max_evals=config.tuning.max_evals,
+                            timeout_seconds=budget, seed=seed)
+        best = result.best
+    with watch("refit"):
+        estimator = FAMILIES[best.family].build(task, best.params, threads, seed).fit(x[train], labels[train])
+    with watch("evaluate"):
+        prediction, proba = _predict(estimator, x[test], task)
+        names = config.report_metrics
+        metrics = compute_metrics(names, labels[test], prediction, proba)
+        base_prediction, base_proba = _baseline(labels[train], len(test), task, config.time_column is not None,
+                                                len(classes or ()))
+        baseline = compute_metrics(names, labels[test], base_prediction, base_proba)
+    with watch("refit"):
+        if config.split.refit_on_all_rows:
+            enricher.fit(rows)
+            x_all = enricher.transform(rows)[selected].to_numpy(dtype="float64")
+            estimator = FAMILIES[best.family].build(task, best.params, threads, seed).fit(x_all, labels)
+        enricher.remember_history(rows)
+    model = ScenarioModel(task, dict(keys), enricher, selected, estimator, best.family, best.params, classes)
+    leaderboard = {family: _from_loss(primary, loss) for family, loss in result.leaderboard().items()}
+    return ScenarioFit(model, metrics, baseline, leaderboard, len(result.trials), len(rows), len(train),
+                       len(test), seed, seconds)
+
+
+def train_scenario(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContext) -> dict[str, Any]:
+    """The scenario's result row (see :mod:`automl.results`); never raises."""
+    started = time.perf_counter()
+    reset_peak_rss()
+    seconds: dict[str, float] = {}
+    config = context.config
+    row: dict[str, Any] = {**keys, "run_id": context.run_id, "status": "ok", "error": "", "error_type": "",
+                           "traceback": "", "primary_metric": config.primary_metric, "n_rows": len(frame)}
+    try:
+        with limit_threads(context.threads):
+            fit = fit_scenario(frame, keys, config, threads=context.threads, deadline=context.deadline,
+                               seconds=seconds)
+        row.update(_fit_columns(fit, config))
+        if context.publish is not None:
+            with _Stopwatch(seconds)("publish"):
+                published = context.publish(keys, fit)
+            row.update(model_path=published.model_path, model_uri=published.model_uri,
+                       mlflow_run_id=published.mlflow_run_id, logging_error=published.logging_error)
+    except ScenarioError as exc:
+        row.update(status="skipped", error=str(exc), error_type=type(exc).__name__)
+    except Exception as exc:  # fault isolation: report, never propagate
+        row.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:_TRACEBACK_CHARS],
+                   error_type=type(exc).__name__, traceback=_trimmed_traceback())
+    for step in STEPS:
+        row[f"seconds_{step}"] = round(seconds.get(step, 0.0), 4)
+    row["seconds_total"] = round(time.perf_counter() - started, 4)
+    row["peak_memory_mb"] = round(peak_rss_mb(), 1)
+    return row
+
+
+def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) -> pd.DataFrame:
+    """Predictions for one scenario's rows with their sample ids; raises on unusable input."""
+    rows = prepare_rows(frame, config, training=False)
+    missing = sorted(set(model.enricher.raw_columns_) - set(rows.columns) - {config.target})
+    if missing:
+        raise ScenarioError(f"prediction input lacks columns the model needs: {missing}")
+    if config.time_column is not None and len(rows) > config.horizon and (
+            model.enricher.settings.target_lags or model.enricher.settings.target_windows):
+        raise ScenarioError(f"{len(rows)} future periods exceed the horizon of {config.horizon} the model's "
+                            f"target lags were built for (split.test_size / split.validation_size)")
+    scored = model.predict(rows)
+    ids = rows[[c for c in config.sample_id_columns if c in rows.columns]]
+    return pd.concat([ids, scored], axis=1)
+
+
+def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
+    if config.task == "regression":
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any():
+            raise ScenarioError(f"target {config.target!r} is not numeric (e.g. {values[numeric.isna()].iloc[0]!r})")
+        if numeric.nunique() < 2:
+            raise ScenarioError(f"target {config.target!r} is constant ({numeric.iloc[0]}): nothing to learn")
+        return numeric.to_numpy(dtype="float64"), None
+    codes, classes = encode_labels(values, config.metrics.positive_class)
+    if len(classes) < 2:
+        raise ScenarioError(f"target {config.target!r} has a single class ({classes[0]!r}): nothing to learn")
+    return codes, classes
+
+
+def _predict(model: Any, x: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+    if task == "regression":
+        return model.predict(x), None
+    proba = model.predict_proba(x)
+    return proba.argmax(axis=1), proba
+
+
+def _baseline(train_labels: np.ndarray, n_test: int, task: str, has_time: bool,
+              n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
+    """The naive forecast a model must beat: last value (time), mean, or the majority class."""
+    if task == "regression":
+        level = train_labels[-1] if has_time else train_labels.mean()
+        return np.full(n_test, level, dtype="float64"), None
+    prior = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
+    return np.full(n_test, prior.argmax()), np.tile(prior, (n_test, 1))
+
+
+def _from_loss(metric: str, loss: float) -> float:
+    return -loss if METRICS[metric].greater_is_better else loss
+
+
+def _spaces(config: Config) -> dict[str, dict[str, Any]]:
+    spaces = {}
+    for family in config.models.families:
+        space = dict(FAMILIES[family].space)
+        space.update({name: to_distribution(spec)
+                      for name, spec in config.models.search_space.get(family, {}).items()})
+        spaces[family] = space
+    return spaces
+
+
+def _fit_columns(fit: ScenarioFit, config: Config) -> dict[str, Any]:
+    primary = config.primary_metric
+    columns = {f"metric_{name}": value for name, value in fit.metrics.items()}
+    columns.update(
+        score=fit.metrics[primary], baseline_score=fit.baseline[primary],
+        beats_baseline=bool(to_loss(primary, fit.metrics[primary]) < to_loss(primary, fit.baseline[primary])),
+        best_family=fit.model.family, best_params=json.dumps(fit.model.params, sort_keys=True, default=str),
+        leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
+        n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
+    return columns
+
+
+def _trimmed_traceback() -> str:
+    text = traceback.format_exc()
+    return text if len(text) <= _TRACEBACK_CHARS else "...\n" + text[-_TRACEBACK_CHARS:]

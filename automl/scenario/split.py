@@ -1,0 +1,55 @@
+"""Holdout splits: the last periods for time-indexed data, random or stratified otherwise."""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+
+from automl.errors import ScenarioError
+
+__all__ = ["holdout_split", "holdout_rows"]
+
+
+def holdout_rows(size: int | float, n_rows: int) -> int:
+    """Rows in a holdout of ``size`` (a fraction or a count) out of ``n_rows``."""
+    return int(size) if isinstance(size, int) else max(1, math.ceil(size * n_rows))
+
+
+def holdout_split(frame: pd.DataFrame, *, method: str, size: int | float, target: str, seed: int,
+                  min_train_rows: int) -> tuple[np.ndarray, np.ndarray]:
+    """Positions of the training and holdout rows of ``frame``.
+
+    For ``method="time"`` the frame must already be sorted by time; the holdout is its tail, so nothing
+    after the cut is ever seen in training.
+
+    Example:
+        >>> train, test = holdout_split(df, method="time", size=8, target="y", seed=0, min_train_rows=20)  # doctest: +SKIP
+    """
+    n_rows = len(frame)
+    n_test = holdout_rows(size, n_rows)
+    if n_rows - n_test < min_train_rows:
+        raise ScenarioError(f"too few rows: {n_rows} rows leave {n_rows - n_test} for training after a "
+                            f"holdout of {n_test}; at least {min_train_rows} are needed (split.min_train_rows)")
+    positions = np.arange(n_rows)
+    if method == "time":
+        return positions[:-n_test], positions[-n_test:]
+    rng = np.random.default_rng(seed)
+    if method == "stratified":
+        labels = frame[target].to_numpy()
+        classes, counts = np.unique(labels, return_counts=True)
+        if len(classes) > 1 and counts.min() >= 2:
+            # Largest-remainder shares, so the holdout has n_test rows (per-class rounding could add or drop
+            # rows and break min_train_rows); every class keeps at least one row on each side.
+            quotas = n_test * counts / n_rows
+            shares = np.floor(quotas).astype(int)
+            shares[np.argsort(shares - quotas, kind="stable")[: n_test - shares.sum()]] += 1
+            shares = np.clip(shares, 1, counts - 1)
+            test_parts = []
+            for label, share in zip(classes, shares):
+                members = rng.permutation(positions[labels == label])
+                test_parts.append(members[:share])
+            test = np.sort(np.concatenate(test_parts))
+            return np.setdiff1d(positions, test), test
+    shuffled = rng.permutation(positions)
+    return np.sort(shuffled[n_test:]), np.sort(shuffled[:n_test])

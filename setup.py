@@ -1,0 +1,41 @@
+"""Packaging for automl: a Spark-native many-models AutoML batch framework."""
+from __future__ import annotations
+
+from setuptools import find_packages, setup
+
+INSTALL_REQUIRES = [
+    "pyspark[connect]>=4.0,<5",
+    # featuretools/woodwork break on pandas 3 (woodwork's init fails); pyspark 4 also warns on it.
+    "pandas>=2.2,<3",
+    "numpy>=1.26",
+    "pyarrow>=15",
+    "scikit-learn>=1.4",
+    "featuretools>=1.31,<2",
+    "hyperopt>=0.2.7",
+    "mlflow>=3.0",
+    "lightgbm>=4.0",
+    "pydantic>=2.6,<3",
+    "PyYAML>=6.0",
+    "psutil>=5.9",
+    "threadpoolctl>=3.1",
+]
+
+TEST_REQUIRES = [
+    "pytest>=8",
+    "pytest-timeout>=2.2",
+    "hypothesis>=6.100",
+]
+
+setup(
+    name="automl",
+    version="0.1.0",
+    description="Spark-native AutoML for many-models batch work: one tuned model per scenario.",
+    long_description=open("README.md", encoding="utf-8").read(),
+    long_description_content_type="text/markdown",
+    python_requires=">=3.10",
+    packages=find_packages(include=["automl", "automl.*"]),
+    package_data={"automl": ["py.typed"]},
+    install_requires=INSTALL_REQUIRES,
+    extras_require={"test": TEST_REQUIRES, "dev": TEST_REQUIRES + ["ruff>=0.4", "build>=1.0"]},
+    entry_points={"console_scripts": ["automl=automl.cli:main"]},
+)
