@@ -18,7 +18,7 @@ from automl.config import Config
 from automl.errors import ScenarioError
 from automl.scenario.families import FAMILIES
 from automl.scenario.features import FeatureEnricher
-from automl.scenario.keys import scenario_seed
+from automl.scenario.keys import scenario_label, scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
 from automl.scenario.model import ScenarioModel, encode_labels
 from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
@@ -27,11 +27,15 @@ from automl.scenario.space import to_distribution
 from automl.scenario.split import holdout_split
 from automl.scenario.tuning import make_tuner
 
-__all__ = ["Published", "ScenarioContext", "ScenarioFit", "STEPS", "fit_scenario", "predict_scenario",
+__all__ = ["InjectedFault", "Published", "ScenarioContext", "ScenarioFit", "STEPS", "fit_scenario", "predict_scenario",
            "prepare_rows", "train_scenario"]
 
 STEPS = ("split", "features", "select", "tune", "refit", "evaluate", "publish")
 _TRACEBACK_CHARS = 4000
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose by ``execution.fault_injection`` to prove fault isolation."""
 
 
 @dataclass(frozen=True)
@@ -126,6 +130,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     seconds = {} if seconds is None else seconds
     watch = _Stopwatch(seconds)
     seed = scenario_seed(config.tuning.seed, keys)
+    if config.execution.fault_injection and seed / 0x7FFFFFFF < config.execution.fault_injection:
+        raise InjectedFault(f"fault injected into scenario {scenario_label(keys)} (execution.fault_injection)")
     task, target, method = config.task, config.target, config.split_method
     with watch("split"):
         rows = prepare_rows(frame, config, training=True)

@@ -22,11 +22,12 @@ _DEFAULTS = {
 
 
 def get_spark(settings: SparkConfig | None = None, *, remote: str | None = None) -> SparkSession:
-    """The active session if there is one, else a new one (classic ``master`` or Spark Connect ``remote``)."""
-    active = SparkSession.getActiveSession()
-    if active is not None:
-        return active
+    """A Spark Connect session when ``remote`` is given, else the active session (Databricks, notebooks),
+    else a new classic session on ``spark.master``."""
     settings = settings or SparkConfig()
+    active = SparkSession.getActiveSession()
+    if active is not None and not remote:
+        return active
     remote = remote or settings.remote or os.environ.get("SPARK_REMOTE")
     builder = SparkSession.builder.appName(settings.app_name or "automl")
     if remote:
@@ -41,6 +42,8 @@ def get_spark(settings: SparkConfig | None = None, *, remote: str | None = None)
         for key, value in conf.items():
             builder = builder.config(key, value)
     spark = builder.getOrCreate()
+    if not remote:
+        spark.sparkContext.setLogLevel("WARN")
     log.info("Spark %s session: %s", spark.version, remote or spark.conf.get("spark.master", "?"))
     return spark
 
