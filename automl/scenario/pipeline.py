@@ -20,7 +20,7 @@ from automl.scenario.families import FAMILIES
 from automl.scenario.features import FeatureEnricher
 from automl.scenario.keys import scenario_label, scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
-from automl.scenario.model import ScenarioModel, encode_labels
+from automl.scenario.model import ScenarioModel, class_probabilities, encode_labels
 from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 from automl.scenario.select import select_features
 from automl.scenario.space import to_distribution
@@ -130,6 +130,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     seconds = {} if seconds is None else seconds
     watch = _Stopwatch(seconds)
     seed = scenario_seed(config.tuning.seed, keys)
+    if deadline is not None and time.time() >= deadline:
+        raise ScenarioError("the job deadline (execution.deadline_seconds) passed before this scenario started")
     if config.execution.fault_injection and seed / 0x7FFFFFFF < config.execution.fault_injection:
         raise InjectedFault(f"fault injected into scenario {scenario_label(keys)} (execution.fault_injection)")
     task, target, method = config.task, config.target, config.split_method
@@ -154,19 +156,18 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         # Models get plain float arrays: featuretools names such as "LAG(units, week)" break LightGBM.
         x = features[selected].to_numpy(dtype="float64")
     primary = config.primary_metric
+    n_classes = len(classes or ())
 
     def objective(family: str, params: dict[str, Any]) -> float:
         model = FAMILIES[family].build(task, params, threads, seed).fit(x[train[inner]], labels[train[inner]])
-        prediction, proba = _predict(model, x[train[valid]], task)
+        prediction, proba = _predict(model, x[train[valid]], task, n_classes)
         score = compute_metrics([primary], labels[train[valid]], prediction, proba)[primary]
         return to_loss(primary, score)
 
     with watch("tune"):
         budget = config.tuning.timeout_seconds
         if deadline is not None:
-            budget = min(budget, deadline - time.time())
-            if budget <= 0:
-                raise ScenarioError("the job deadline (execution.deadline_seconds) passed before tuning started")
+            budget = max(1.0, min(budget, deadline - time.time()))
         tuner = make_tuner(config.tuning.tuner, config.tuning.algorithm)
         result = tuner.tune(objective, _spaces(config), max_evals=config.tuning.max_evals,
                             timeout_seconds=budget, seed=seed)
@@ -174,7 +175,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     with watch("refit"):
         estimator = FAMILIES[best.family].build(task, best.params, threads, seed).fit(x[train], labels[train])
     with watch("evaluate"):
-        prediction, proba = _predict(estimator, x[test], task)
+        prediction, proba = _predict(estimator, x[test], task, n_classes)
         names = config.report_metrics
         metrics = compute_metrics(names, labels[test], prediction, proba)
         base_prediction, base_proba = _baseline(labels[train], len(test), task, config.time_column is not None,
@@ -251,10 +252,10 @@ def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] |
     return codes, classes
 
 
-def _predict(model: Any, x: np.ndarray, task: str) -> tuple[np.ndarray, np.ndarray | None]:
+def _predict(model: Any, x: np.ndarray, task: str, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
     if task == "regression":
         return model.predict(x), None
-    proba = model.predict_proba(x)
+    proba = class_probabilities(model, x, n_classes)
     return proba.argmax(axis=1), proba
 
 
