@@ -13,6 +13,7 @@ import sys
 import time
 from typing import Sequence
 
+from automl.config import redact
 from automl.errors import AutoMLError
 
 __all__ = ["main", "parse_scenario"]
@@ -77,10 +78,12 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return write_demo(["--out", args.out, *(["--small"] if args.small else [])])
     started = time.time()
+    secrets: frozenset[str] = frozenset()
     try:
-        from automl.config import load_config
+        from automl.config import load_config, secret_values
 
         config = load_config(args.config, args.overrides)
+        secrets = secret_values(config)
         if args.command == "validate":
             print(f"{args.config}: valid ({config.task}, scenarios by {config.scenario_keys}, "
                   f"{len(config.data.streams)} streams, families {config.models.families})")
@@ -94,16 +97,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_OK
         return _job(config, args)
     except AutoMLError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        _final_line(args, {"status": "error", "error": str(exc), "wall_seconds": round(time.time() - started, 2)})
+        message = redact(str(exc), secrets)
+        print(f"error: {message}", file=sys.stderr)
+        _final_line(args, {"status": "error", "error": message, "wall_seconds": round(time.time() - started, 2)})
         return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return EXIT_CRASH
     except Exception as exc:
-        log.exception("unexpected failure")
-        _final_line(args, {"status": "crashed", "error": f"{type(exc).__name__}: {exc}",
-                           "wall_seconds": round(time.time() - started, 2)})
+        message = redact(f"{type(exc).__name__}: {exc}", secrets)
+        print(f"unexpected failure: {message}", file=sys.stderr)
+        log.debug("traceback", exc_info=True)
+        _final_line(args, {"status": "crashed", "error": message, "wall_seconds": round(time.time() - started, 2)})
         return EXIT_CRASH
 
 

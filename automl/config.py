@@ -42,11 +42,12 @@ __all__ = [
     "TuningConfig",
     "load_config",
     "parse_config",
+    "redact",
+    "secret_values",
 ]
 
 # Added to the master DataFrame when a config has neither sample_id nor time column (a content hash).
 ROW_ID = "automl_row_id"
-
 
 
 def _expected(what: str) -> WrapValidator:
@@ -454,6 +455,13 @@ def secret_values(config: Config) -> frozenset[str]:
     return getattr(config, "_secrets", frozenset())
 
 
+def redact(text: str, secrets: frozenset[str]) -> str:
+    """``text`` with every secret value replaced by ``***``."""
+    for value in sorted(secrets, key=len, reverse=True):
+        text = text.replace(value, "***")
+    return text
+
+
 def _interpolate(node: Any, source: str, where: tuple, secrets: set[str]) -> Any:
     """Replace ``${VAR}`` / ``${VAR:-default}`` in strings; remember what came from the environment."""
     if isinstance(node, dict):
@@ -577,7 +585,7 @@ def _walk(loc: tuple, document: Any, *, exact: bool, keep_last: bool = False) ->
             node = node[part]
             label = node.get("name") if isinstance(node, dict) else None
             text += f"[{label}]" if isinstance(label, str) and label else f"[{part}]"
-        elif isinstance(node, dict) and not isinstance(part, (dict, list)) and part in node:
+        elif isinstance(node, dict) and part in node:
             node = node[part]
             text += f".{part}"
         elif exact or (keep_last and depth == len(loc) - 1):

@@ -6,7 +6,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from automl.config import ROW_ID, Config
-from automl.data.streams import read_stream, resolved
+from automl.data.streams import read_stream, with_expression
 from automl.errors import DataError
 
 __all__ = ["ROW_ID", "build_master", "scenario_filter"]
@@ -33,14 +33,14 @@ def build_master(spark: SparkSession, config: Config, *, for_prediction: bool = 
                             f"(left: {frame.columns}; right: {other.columns})")
         frame = frame.join(other, on=join.on, how=join.how)
     for name, expression in data.derive.items():
-        frame = resolved(frame.withColumn(name, F.expr(expression)), f"data.derive.{name}", expression)
+        frame = with_expression(frame, expression, f"data.derive.{name}", column=name)
     if data.filter:
-        frame = resolved(frame.where(F.expr(data.filter)), "data.filter", data.filter)
+        frame = with_expression(frame, data.filter, "data.filter")
     _check_columns(frame, config, for_prediction)
     if not config.sample_id and config.time_column is None:
         frame = frame.withColumn(ROW_ID, F.xxhash64(*sorted(frame.columns)).cast("string"))
     if scenarios:
-        frame = resolved(frame.where(F.expr(scenarios)), "scenario filter", scenarios)
+        frame = with_expression(frame, scenarios, "scenario filter (--where)")
     return frame
 
 

@@ -7,7 +7,7 @@ from pyspark.sql import functions as F
 from automl.config import StreamConfig
 from automl.errors import DataError
 
-__all__ = ["error_summary", "read_stream", "resolved"]
+__all__ = ["error_summary", "read_stream", "with_expression"]
 
 
 def read_stream(spark: SparkSession, stream: StreamConfig, *, for_prediction: bool = False) -> DataFrame:
@@ -43,10 +43,9 @@ def read_stream(spark: SparkSession, stream: StreamConfig, *, for_prediction: bo
                             f"available: {columns}")
         frame = frame.select(*stream.columns)
     for name, expression in stream.derive.items():
-        frame = resolved(frame.withColumn(name, F.expr(expression)), f"stream {stream.name!r} derive.{name}",
-                         expression)
+        frame = with_expression(frame, expression, f"stream {stream.name!r} derive.{name}", column=name)
     if stream.filter:
-        frame = resolved(frame.where(F.expr(stream.filter)), f"stream {stream.name!r} filter", stream.filter)
+        frame = with_expression(frame, stream.filter, f"stream {stream.name!r} filter")
     return frame
 
 
@@ -72,13 +71,15 @@ def _nanosecond_timestamps(path: str | None) -> list[str]:
     return [f.name for f in schema if pa.types.is_timestamp(f.type) and f.type.unit == "ns"]
 
 
-def resolved(frame: DataFrame, where: str, expression: str) -> DataFrame:
-    """Resolve the plan now (schema only, no job) so a bad expression is reported where it was written."""
+def with_expression(frame: DataFrame, expression: str, where: str, *, column: str | None = None) -> DataFrame:
+    """``frame`` with a derived ``column`` (or filtered, without one), resolved now (schema only, no job),
+    so a bad Spark SQL expression is reported where it was written."""
     try:
-        frame.schema
+        result = frame.withColumn(column, F.expr(expression)) if column else frame.where(F.expr(expression))
+        result.schema  # Spark Connect resolves lazily: force it
     except Exception as exc:
         raise DataError(f"{where}: invalid Spark SQL expression {expression!r}: {error_summary(exc)}") from None
-    return frame
+    return result
 
 
 def error_summary(exc: Exception) -> str:

@@ -5,13 +5,15 @@ import hashlib
 import re
 from typing import Any, Mapping
 
+import numpy as np
+import pandas as pd
+
 __all__ = ["scenario_label", "scenario_seed", "scenario_slug", "to_python"]
 
 
 def _plain(value: Any) -> str:
     # numpy scalars and Python scalars of equal value must give the same text (int64(1) == 1).
-    if hasattr(value, "item"):
-        value = value.item()
+    value = to_python(value)
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return str(value)
@@ -37,6 +39,11 @@ def scenario_seed(base_seed: int, keys: Mapping[str, Any]) -> int:
 
 def to_python(value: Any) -> Any:
     """A key value as a plain Python scalar, so labels, seeds and lookups agree across processes."""
+    if isinstance(value, np.datetime64):
+        # .item() of a nanosecond datetime64 is an int: go through pandas, as Series.iloc[0] would.
+        value = pd.Timestamp(value)
+    if value is pd.NaT:
+        return None
     if hasattr(value, "to_pydatetime"):
         return value.to_pydatetime()
     return value.item() if hasattr(value, "item") else value

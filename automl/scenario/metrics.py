@@ -55,15 +55,16 @@ def _roc_auc(y, _, proba):
         return float("nan")  # undefined when the holdout holds a single class
     if proba.shape[1] == 2:
         return float(roc_auc_score(y, proba[:, 1]))
-    try:
-        return float(roc_auc_score(y, proba, multi_class="ovr", labels=list(range(proba.shape[1]))))
-    except ValueError:  # a class absent from this holdout makes one-vs-rest undefined
-        return float("nan")
+    # Macro one-vs-rest over the classes present in y: sklearn's "ovr" when every class occurs, and still
+    # defined when a rare class is absent from a small validation set (else every trial's loss is NaN).
+    return float(np.mean([roc_auc_score(y == k, proba[:, k]) for k in np.unique(y)]))
 
 
 def _log_loss(y, _, proba):
     from sklearn.metrics import log_loss
 
+    if proba is None:
+        return float("nan")  # like roc_auc: undefined without probabilities, never an exception
     return float(log_loss(y, proba, labels=list(range(proba.shape[1]))))
 
 

@@ -10,7 +10,7 @@ import pandas as pd
 
 from automl.scenario.features import FeatureEnricher
 
-__all__ = ["ScenarioModel", "encode_labels"]
+__all__ = ["ScenarioModel", "class_probabilities", "encode_labels"]
 
 
 @dataclass
@@ -38,7 +38,7 @@ class ScenarioModel:
         if self.task == "regression":
             return pd.DataFrame({"prediction": self.estimator.predict(features).astype("float64")},
                                 index=frame.index)
-        probabilities = self.estimator.predict_proba(features)
+        probabilities = class_probabilities(self.estimator, features, len(self.classes or ()))
         best = probabilities.argmax(axis=1)
         labels = np.asarray(self.classes, dtype=object)
         probability = probabilities[:, -1] if len(labels) == 2 else probabilities[np.arange(len(best)), best]
@@ -48,6 +48,21 @@ class ScenarioModel:
             "class_probabilities": [json.dumps({str(c): round(float(p), 6) for c, p in zip(labels, row)})
                                     for row in probabilities],
         }, index=frame.index)
+
+
+def class_probabilities(estimator: Any, x: np.ndarray, n_classes: int) -> np.ndarray:
+    """``predict_proba`` with one column per class code 0..K-1.
+
+    An estimator fitted on rows that lack a rare class has fewer columns, ordered by its ``classes_``; the
+    classes it never saw get probability 0, so columns always mean the same codes as ``encode_labels``.
+    """
+    proba = np.asarray(estimator.predict_proba(x), dtype="float64")
+    seen = getattr(estimator, "classes_", None)
+    if seen is None or proba.shape[1] == n_classes:
+        return proba
+    full = np.zeros((len(proba), n_classes))
+    full[:, np.asarray(seen, dtype="int64")] = proba
+    return full
 
 
 def encode_labels(labels: pd.Series, positive_class: Any = None) -> tuple[np.ndarray, list[Any]]:

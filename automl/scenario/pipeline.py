@@ -142,6 +142,12 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
                                     min_train_rows=config.split.min_train_rows)
         inner, valid = holdout_split(rows.iloc[train], method=method, size=config.split.validation_size,
                                      target=target, seed=seed + 1, min_train_rows=max(2, len(train) // 4))
+        if classes is not None and len(np.unique(labels[train[inner]])) < 2:
+            raise ScenarioError("the tuning rows hold a single class: nothing to learn from them "
+                                "(use a larger split.validation_size or more history)")
+        if config.primary_metric == "roc_auc" and classes is not None and len(np.unique(labels[train[valid]])) < 2:
+            raise ScenarioError("the validation rows hold a single class, so roc_auc cannot rank models "
+                                "(use a larger split.validation_size or another metrics.primary)")
     with watch("features"):
         exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
         enricher = FeatureEnricher(config.features, target=target, time_column=config.time_column,

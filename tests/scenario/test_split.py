@@ -1,0 +1,80 @@
+"""Holdout splits: tail for time, seeded and class-balanced otherwise, a clear error when rows run out."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.errors import ScenarioError
+from automl.scenario.split import holdout_rows, holdout_split
+
+
+def _labels(n_a: int, n_b: int) -> pd.DataFrame:
+    return pd.DataFrame({"x": np.arange(n_a + n_b), "y": ["a"] * n_a + ["b"] * n_b})
+
+
+@pytest.mark.parametrize(("size", "n_rows", "expected"), [(8, 100, 8), (0.2, 100, 20), (0.01, 10, 1), (0.25, 10, 3)])
+def test_holdout_rows_from_count_or_fraction(size, n_rows, expected):
+    assert holdout_rows(size, n_rows) == expected
+
+
+def test_time_split_takes_the_tail():
+    frame = pd.DataFrame({"y": np.arange(30.0)})
+    train, test = holdout_split(frame, method="time", size=5, target="y", seed=0, min_train_rows=10)
+    np.testing.assert_array_equal(train, np.arange(25))
+    np.testing.assert_array_equal(test, np.arange(25, 30))
+
+
+@pytest.mark.parametrize("method", ["random", "stratified"])
+def test_random_splits_partition_the_rows_and_depend_only_on_the_seed(method):
+    frame = _labels(30, 30)
+    first = holdout_split(frame, method=method, size=0.25, target="y", seed=7, min_train_rows=5)
+    again = holdout_split(frame, method=method, size=0.25, target="y", seed=7, min_train_rows=5)
+    other = holdout_split(frame, method=method, size=0.25, target="y", seed=8, min_train_rows=5)
+
+    train, test = first
+    assert len(test) == 15
+    np.testing.assert_array_equal(np.sort(np.concatenate([train, test])), np.arange(60))
+    np.testing.assert_array_equal(first[1], again[1])
+    assert not np.array_equal(first[1], other[1])
+
+
+def test_stratified_keeps_the_class_balance():
+    frame = _labels(80, 20)
+    train, test = holdout_split(frame, method="stratified", size=0.2, target="y", seed=3, min_train_rows=5)
+    assert frame.loc[test, "y"].value_counts().to_dict() == {"a": 16, "b": 4}
+    assert frame.loc[train, "y"].value_counts().to_dict() == {"a": 64, "b": 16}
+
+
+@pytest.mark.parametrize("size", [5, 8, 0.3])
+def test_stratified_holdout_has_exactly_the_requested_rows(size):
+    frame = pd.DataFrame({"y": ["a"] * 7 + ["b"] * 7 + ["c"] * 6})  # per-class rounding would give 6 for size 5
+    train, test = holdout_split(frame, method="stratified", size=size, target="y", seed=0, min_train_rows=5)
+    assert len(test) == holdout_rows(size, 20) and len(train) == 20 - len(test)
+    assert set(frame.loc[test, "y"]) == set(frame.loc[train, "y"]) == {"a", "b", "c"}
+
+
+def test_random_split_keeps_both_classes_on_balanced_data():
+    frame = _labels(50, 50)
+    _, test = holdout_split(frame, method="random", size=0.3, target="y", seed=1, min_train_rows=5)
+    share = (frame.loc[test, "y"] == "a").mean()
+    assert 0.2 < share < 0.8
+
+
+def test_stratified_with_a_singleton_class_falls_back_to_random():
+    frame = _labels(19, 1)
+    train, test = holdout_split(frame, method="stratified", size=0.25, target="y", seed=0, min_train_rows=5)
+    assert len(test) == 5 and len(train) == 15
+
+
+def test_too_few_rows():
+    frame = pd.DataFrame({"y": np.arange(12.0)})
+    with pytest.raises(ScenarioError, match=r"too few rows: 12 rows leave 4 for training after a holdout of 8; at "
+                                            r"least 10 are needed \(split\.min_train_rows\)"):
+        holdout_split(frame, method="time", size=8, target="y", seed=0, min_train_rows=10)
+
+
+def test_holdout_larger_than_the_frame():
+    frame = pd.DataFrame({"y": np.arange(5.0)})
+    with pytest.raises(ScenarioError, match="too few rows: 5 rows leave -3 for training"):
+        holdout_split(frame, method="random", size=8, target="y", seed=0, min_train_rows=1)

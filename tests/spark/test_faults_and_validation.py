@@ -1,0 +1,166 @@
+"""Nothing lost: bad data gets a reason, failing scenarios never stop the others, runs resume."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl import api
+from automl.config import parse_config
+from automl.errors import DataError
+
+pytestmark = pytest.mark.spark
+
+
+def _series(name: str, n: int = 48, *, seed: int = 0, target=None) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=n)
+    y = 10 + 3 * x + rng.normal(scale=0.1, size=n) if target is None else target
+    weeks = pd.date_range("2022-01-03", periods=n, freq="W-MON").as_unit("us")
+    return pd.DataFrame({"s": name, "t": weeks, "x": x, "y": y})
+
+
+def _config(path, output, **overrides) -> object:
+    document = {
+        "name": "faults", "task": "regression", "scenario_keys": ["s"], "target": "y", "time_column": "t",
+        "data": {"streams": [{"name": "rows", "path": str(path)}]},
+        "split": {"test_size": 6, "validation_size": 6, "min_train_rows": 20},
+        "features": {"enabled": False}, "models": {"families": ["linear"]},
+        "tuning": {"max_evals": 2}, "output": {"path": str(output)},
+    }
+    for dotted, value in overrides.items():
+        node = document
+        *parents, last = dotted.split("__")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[last] = value
+    return parse_config(document)
+
+
+def _results(summary) -> pd.DataFrame:
+    return pd.read_parquet(summary.outputs["results"]).set_index("s").sort_index()
+
+
+def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spark, tmp_path):
+    duplicated = _series("duplicated_weeks", seed=4)
+    duplicated.loc[5, "t"] = duplicated.loc[4, "t"]
+    frame = pd.concat([
+        _series("good_1", seed=1), _series("good_2", seed=2),
+        _series("too_few", n=12, seed=3),
+        _series("constant", target=np.full(48, 5.0)),
+        _series("no_target", target=np.full(48, np.nan)),
+        duplicated,
+    ])
+    frame.to_parquet(tmp_path / "rows.parquet")
+    summary = api.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
+    results = _results(summary)
+    assert len(results) == 6 and summary.counts == {"ok": 2, "failed": 0, "skipped": 4}
+    assert (results.loc[["good_1", "good_2"], "status"] == "ok").all()
+    reasons = results["error"]
+    assert "too few rows" in reasons["too_few"]
+    assert "constant target" in reasons["constant"]
+    assert "null in all" in reasons["no_target"]
+    assert "duplicated (scenario, t)" in reasons["duplicated_weeks"]
+
+
+def test_single_class_scenario_is_skipped(spark, tmp_path):
+    rng = np.random.default_rng(0)
+    frame = pd.DataFrame({"s": ["mixed"] * 60 + ["one_class"] * 60, "x": rng.normal(size=120),
+                          "id": range(120)})
+    frame["y"] = np.where(frame["x"] > 0, "yes", "no")
+    frame.loc[frame["s"] == "one_class", "y"] = "no"
+    frame.to_parquet(tmp_path / "rows.parquet")
+    config = _config(tmp_path / "rows.parquet", tmp_path / "out", task="classification", time_column=None,
+                     sample_id=["id"], split={"test_size": 0.25, "validation_size": 0.25})
+    results = _results(api.train(config, spark=spark))
+    assert results.loc["mixed", "status"] == "ok"
+    assert results.loc["one_class", "status"] == "skipped"
+    assert "single class" in results.loc["one_class", "error"]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    (lambda f: f.drop(columns=["y"]), r"target column 'y' is missing"),
+    (lambda f: f.assign(y="high"), r"target 'y' must be numeric for regression, is string"),
+    (lambda f: f.assign(t=f["t"].astype(str)), r"time_column 't' must be a date or timestamp"),
+    (lambda f: f.iloc[0:0], r"has no rows"),
+])
+def test_job_level_data_problems_are_one_clear_error(spark, tmp_path, change, message):
+    change(_series("a")).to_parquet(tmp_path / "rows.parquet")
+    with pytest.raises(DataError, match=message):
+        api.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
+
+
+def test_invalid_spark_expression_names_where_it_was_written(spark, tmp_path):
+    _series("a").to_parquet(tmp_path / "rows.parquet")
+    config = _config(tmp_path / "rows.parquet", tmp_path / "out", data__filter="x >>> 1")
+    with pytest.raises(DataError, match=r"data.filter: invalid Spark SQL expression 'x >>> 1'"):
+        api.train(config, spark=spark)
+
+
+def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_path):
+    pd.concat([_series(f"s{i:02d}", seed=i) for i in range(30)]).to_parquet(tmp_path / "rows.parquet")
+    faulty = _config(tmp_path / "rows.parquet", tmp_path / "out", execution={"fault_injection": 0.1})
+    first = api.train(faulty, spark=spark)
+    results = _results(first)
+    failed = results[results["status"] == "failed"]
+    assert len(results) == 30 and 1 <= len(failed) <= 8
+    assert (results.drop(failed.index)["status"] == "ok").all()
+    assert failed["error_type"].eq("InjectedFault").all() and failed["traceback"].str.contains("Traceback").all()
+    assert first.status == "failed"  # default threshold: any failure fails the job ...
+    lenient = _config(tmp_path / "rows.parquet", tmp_path / "out2",
+                      execution={"fault_injection": 0.1, "max_failed_fraction": 0.5})
+    assert api.train(lenient, spark=spark).status == "succeeded"  # ... a threshold tolerates them
+
+    healthy = _config(tmp_path / "rows.parquet", tmp_path / "out")
+    resumed = api.train(healthy, spark=spark, resume=first.run_id)
+    final = _results(resumed)
+    assert resumed.run_id == first.run_id and resumed.status == "succeeded"
+    assert len(final) == 30 and (final["status"] == "ok").all()
+    assert (final.loc[failed.index, "attempt"] == 2).all()
+    untouched = final.drop(failed.index)
+    assert (untouched["attempt"] == 1).all()
+    pd.testing.assert_series_equal(untouched["score"], results.drop(failed.index)["score"])
+
+
+def test_a_passed_deadline_skips_remaining_scenarios(spark, tmp_path):
+    pd.concat([_series(f"s{i}", seed=i) for i in range(4)]).to_parquet(tmp_path / "rows.parquet")
+    config = _config(tmp_path / "rows.parquet", tmp_path / "out", execution={"deadline_seconds": 0.01})
+    results = _results(api.train(config, spark=spark))
+    assert len(results) == 4 and (results["status"] == "skipped").all()
+    assert results["error"].str.contains("deadline").all()
+
+
+def test_selected_scenarios_only(spark, tmp_path):
+    pd.concat([_series(f"s{i}", seed=i) for i in range(3)]).to_parquet(tmp_path / "rows.parquet")
+    config = _config(tmp_path / "rows.parquet", tmp_path / "out")
+    assert list(_results(api.train(config, spark=spark, scenarios=[{"s": "s1"}])).index) == ["s1"]
+    assert list(_results(api.train(config, spark=spark, where="s <> 's1'")).index) == ["s0", "s2"]
+
+
+def test_prediction_input_problems_are_reported_per_scenario(spark, tmp_path):
+    history = pd.concat([_series("known", seed=1), _series("other", seed=2)])
+    history.to_parquet(tmp_path / "rows.parquet")
+    future = pd.concat([_series("known", n=54, seed=1).tail(6), _series("other", n=54, seed=2).tail(6),
+                        _series("unknown", n=6, seed=3)]).drop(columns=["y"])
+    future.loc[future["s"] == "other", "x"] = np.nan
+    future.drop(columns=["x"]).to_parquet(tmp_path / "future_no_x.parquet")
+    future.to_parquet(tmp_path / "future.parquet")
+    config = _config(tmp_path / "rows.parquet", tmp_path / "out",
+                     data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
+                                        "predict_path": str(tmp_path / "future.parquet")}]})
+    api.train(config, spark=spark)
+    summary = api.predict(config, spark=spark)
+    predictions = pd.read_parquet(summary.outputs["predictions"])
+    assert len(predictions) == len(future)
+    by_scenario = predictions.groupby("s")["error"].first()
+    assert by_scenario["known"] == "" and by_scenario["other"] == ""  # NaN features are imputed, not fatal
+    assert "no successfully trained model" in by_scenario["unknown"]
+    assert summary.counts == {"ok": 2, "failed": 1, "rows": 18} and summary.status == "failed"
+
+    missing = _config(tmp_path / "rows.parquet", tmp_path / "out",
+                      data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
+                                         "predict_path": str(tmp_path / "future_no_x.parquet")}]})
+    lacking = pd.read_parquet(api.predict(missing, spark=spark).outputs["predictions"])
+    known = lacking[lacking["s"] == "known"]
+    assert known["prediction"].isna().all()
+    assert known["error"].str.contains(r"lacks columns the model needs: \['x'\]").all()
