@@ -2,10 +2,10 @@
 PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 
-.PHONY: install install-test demo test
+.PHONY: install install-test demo test wheel
 
 install:
-	$(PIP) install -q -e .
+	$(PIP) install -q -e ".[spark]"
 
 install-test:
 	$(PIP) install -q -e ".[test]"
@@ -17,3 +17,6 @@ demo: install
 
 test: install-test
 	$(PYTHON) -m pytest
+
+wheel:
+	$(PIP) wheel --no-deps -w dist .

@@ -3,8 +3,11 @@ from __future__ import annotations
 
 from setuptools import find_packages, setup
 
+# pyspark is an extra: Databricks runtimes and spark-submit clusters bring their own, which a pip-installed
+# pyspark would shadow. Laptops and CI install ".[spark]".
+SPARK_REQUIRES = ["pyspark[connect]>=4.0,<5"]
+
 INSTALL_REQUIRES = [
-    "pyspark[connect]>=4.0,<5",
     # featuretools/woodwork break on pandas 3 (woodwork's init fails); pyspark 4 also warns on it.
     "pandas>=2.2,<3",
     "numpy>=1.26",
@@ -36,6 +39,10 @@ setup(
     packages=find_packages(include=["automl", "automl.*"]),
     package_data={"automl": ["py.typed"]},
     install_requires=INSTALL_REQUIRES,
-    extras_require={"test": TEST_REQUIRES, "dev": TEST_REQUIRES + ["ruff>=0.4", "build>=1.0"]},
+    extras_require={
+        "spark": SPARK_REQUIRES,
+        "test": SPARK_REQUIRES + TEST_REQUIRES,
+        "dev": SPARK_REQUIRES + TEST_REQUIRES + ["ruff>=0.4", "build>=1.0"],
+    },
     entry_points={"console_scripts": ["automl=automl.cli:main"]},
 )

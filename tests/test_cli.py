@@ -1,0 +1,112 @@
+"""The ``automl`` command as users run it: subprocesses, exit codes, messages and the final JSON line."""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from automl.demo_data import write_all
+
+REPO = Path(__file__).resolve().parents[1]
+DEMAND = str(REPO / "configs" / "demand.yaml")
+
+
+def _run(*args: str, env: dict[str, str] | None = None, stdin: str | None = None,
+         timeout: float = 300) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "automl.cli", *args], capture_output=True, text=True,
+                          input=stdin, timeout=timeout, env={**os.environ, **(env or {})}, cwd=REPO)
+
+
+@pytest.fixture(scope="module")
+def demo_env(tmp_path_factory) -> dict[str, str]:
+    root = tmp_path_factory.mktemp("cli")
+    write_all(root / "data", small=True)
+    return {"AUTOML_DATA_DIR": str(root / "data"), "AUTOML_OUTPUT_DIR": str(root / "out")}
+
+
+def test_validate_accepts_the_example_configs():
+    for name in ("demand", "churn"):
+        done = _run("validate", "--config", str(REPO / "configs" / f"{name}.yaml"))
+        assert done.returncode == 0, done.stderr
+        assert "valid" in done.stdout
+
+
+def test_validate_rejects_a_broken_config_with_a_located_message(tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(Path(DEMAND).read_text().replace("max_evals: 12", "max_evals: many")
+                      .replace("test_size: 8", "test_sise: 8"))
+    done = _run("validate", "--config", str(broken))
+    assert done.returncode == 2
+    assert str(broken) in done.stderr
+    assert "tuning.max_evals" in done.stderr and "'many'" in done.stderr
+    assert "split.test_sise" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_validate_reports_yaml_syntax_errors_with_their_line(tmp_path):
+    broken = tmp_path / "syntax.yaml"
+    broken.write_text("name: x\ntask: [regression\n")
+    done = _run("validate", "--config", str(broken))
+    assert done.returncode == 2 and "line" in done.stderr and "Traceback" not in done.stderr
+
+
+@pytest.mark.spark
+def test_debug_one_scenario_prints_timings_features_model_and_metrics(demo_env):
+    done = _run("debug", "--config", DEMAND, "--scenario", "store_id=1,item_id=2", "--set", "tuning.max_evals=3",
+                env=demo_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    out = done.stdout
+    assert "scenario store_id=1, item_id=2" in out
+    assert "step timings (s): split" in out and "tune" in out
+    assert "selected features" in out and "best model:" in out
+    assert "holdout metrics: rmse" in out and "baseline" in out
+
+
+@pytest.mark.spark
+def test_debug_unknown_scenario_says_how_to_find_valid_keys(demo_env):
+    done = _run("debug", "--config", DEMAND, "--scenario", "store_id=99,item_id=1", env=demo_env)
+    assert done.returncode == 2
+    assert "no rows for scenario store_id=99,item_id=1" in done.stderr
+    assert "automl scenarios --config" in done.stderr
+
+
+@pytest.mark.spark
+def test_breakpoint_in_a_pipeline_step_stops_in_the_debug_process(demo_env, tmp_path):
+    """``automl debug`` runs the pipeline in-process: a breakpoint() in a step opens pdb right there."""
+    script = tmp_path / "with_breakpoint.py"
+    script.write_text(textwrap.dedent("""
+        import automl.scenario.pipeline as pipeline
+        from automl.cli import main
+
+        original = pipeline.select_features
+
+        def select_features(features, *args, **kwargs):
+            breakpoint()
+            return original(features, *args, **kwargs)
+
+        pipeline.select_features = select_features
+        raise SystemExit(main(["debug", "--config", %r, "--scenario", "store_id=2,item_id=1",
+                               "--set", "tuning.max_evals=2"]))
+    """ % DEMAND))
+    done = subprocess.run([sys.executable, str(script)], input="p ('columns', features.shape[1])\nc\n",
+                          capture_output=True, text=True, timeout=300, env={**os.environ, **demo_env},
+                          cwd=REPO)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "(Pdb)" in done.stdout and "('columns'," in done.stdout
+    assert "holdout metrics" in done.stdout
+
+
+@pytest.mark.spark
+def test_missing_target_column_is_one_paragraph_and_a_json_line(demo_env):
+    done = _run("train", "--config", DEMAND, "--set", "target=revenue", env=demo_env)
+    assert done.returncode == 2
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "target column 'revenue' is missing" in error[0]
+    assert "Columns available" in error[0] and "Traceback" not in done.stderr
+    final = json.loads(done.stdout.strip().splitlines()[-1])
+    assert final["status"] == "error" and "revenue" in final["error"]
