@@ -168,6 +168,7 @@ class SplitConfig(_Section):
     method: Literal["auto", "time", "random", "stratified"] = "auto"
     test_size: Size = 0.2
     validation_size: Size = 0.2
+    validation_folds: Annotated[int, Field(ge=1, le=10)] = 3
     min_train_rows: PositiveInt = 20
     refit_on_all_rows: bool = True
 
@@ -203,9 +204,11 @@ class SelectionConfig(_Section):
 
 
 class ModelsConfig(_Section):
-    """Model families to tune and per-family search-space overrides (a scalar fixes a parameter)."""
+    """Model families to tune, per-family search-space overrides (a scalar fixes a parameter), and an optional
+    target transform for regression (``log1p``: fit on log(1 + y), predict on the original scale)."""
 
     families: Annotated[list[str], Field(min_length=1)] = ["lightgbm", "random_forest", "linear"]
+    target_transform: Literal["none", "log1p"] = "none"
     search_space: dict[str, dict[str, Override]] = {}
 
     @model_validator(mode="after")
@@ -234,6 +237,7 @@ class TuningConfig(_Section):
     tuner: Literal["hyperopt"] = "hyperopt"
     algorithm: Literal["tpe", "random", "anneal"] = "tpe"
     max_evals: PositiveInt = 20
+    ensemble_size: Annotated[int, Field(ge=1, le=5)] = 1
     timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
     seed: int = 42
 

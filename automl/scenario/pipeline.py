@@ -24,7 +24,7 @@ from automl.scenario.model import ScenarioModel, class_probabilities, encode_lab
 from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 from automl.scenario.select import select_features
 from automl.scenario.space import to_distribution
-from automl.scenario.split import holdout_split
+from automl.scenario.split import holdout_split, validation_folds
 from automl.scenario.tuning import make_tuner
 
 __all__ = ["InjectedFault", "Published", "ScenarioContext", "ScenarioFit", "STEPS", "fit_scenario", "predict_scenario",
@@ -140,14 +140,11 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         labels, classes = _targets(rows[target], config)
         train, test = holdout_split(rows, method=method, size=config.split.test_size, target=target, seed=seed,
                                     min_train_rows=config.split.min_train_rows)
-        inner, valid = holdout_split(rows.iloc[train], method=method, size=config.split.validation_size,
-                                     target=target, seed=seed + 1, min_train_rows=max(2, len(train) // 4))
-        if classes is not None and len(np.unique(labels[train[inner]])) < 2:
-            raise ScenarioError("the tuning rows hold a single class: nothing to learn from them "
-                                "(use a larger split.validation_size or more history)")
-        if config.primary_metric == "roc_auc" and classes is not None and len(np.unique(labels[train[valid]])) < 2:
-            raise ScenarioError("the validation rows hold a single class, so roc_auc cannot rank models "
-                                "(use a larger split.validation_size or another metrics.primary)")
+        folds = validation_folds(rows.iloc[train], method=method, size=config.split.validation_size,
+                                 folds=config.split.validation_folds, target=target, seed=seed + 1,
+                                 min_train_rows=max(2, len(train) // 4))
+        if classes is not None:
+            _check_fold_classes(labels[train], folds, config.primary_metric)
     with watch("features"):
         exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
         enricher = FeatureEnricher(config.features, target=target, time_column=config.time_column,
@@ -165,10 +162,13 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     n_classes = len(classes or ())
 
     def objective(family: str, params: dict[str, Any]) -> float:
-        model = FAMILIES[family].build(task, params, threads, seed).fit(x[train[inner]], labels[train[inner]])
-        prediction, proba = _predict(model, x[train[valid]], task, n_classes)
-        score = compute_metrics([primary], labels[train[valid]], prediction, proba)[primary]
-        return to_loss(primary, score)
+        losses = []
+        for inner, valid in folds:
+            fit_rows, valid_rows = train[inner], train[valid]
+            model = _build(config, family, params, threads, seed).fit(x[fit_rows], labels[fit_rows])
+            prediction, proba = _predict(model, x[valid_rows], task, n_classes)
+            losses.append(to_loss(primary, compute_metrics([primary], labels[valid_rows], prediction, proba)[primary]))
+        return float(np.mean(losses))
 
     with watch("tune"):
         budget = config.tuning.timeout_seconds
@@ -177,9 +177,9 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         tuner = make_tuner(config.tuning.tuner, config.tuning.algorithm)
         result = tuner.tune(objective, _spaces(config), max_evals=config.tuning.max_evals,
                             timeout_seconds=budget, seed=seed)
-        best = result.best
+        members = result.best_per_family(config.tuning.ensemble_size)
     with watch("refit"):
-        estimator = FAMILIES[best.family].build(task, best.params, threads, seed).fit(x[train], labels[train])
+        estimator = _build_members(config, members, threads, seed).fit(x[train], labels[train])
     with watch("evaluate"):
         prediction, proba = _predict(estimator, x[test], task, n_classes)
         names = config.report_metrics
@@ -191,9 +191,11 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         if config.split.refit_on_all_rows:
             enricher.fit(rows)
             x_all = enricher.transform(rows)[selected].to_numpy(dtype="float64")
-            estimator = FAMILIES[best.family].build(task, best.params, threads, seed).fit(x_all, labels)
+            estimator = _build_members(config, members, threads, seed).fit(x_all, labels)
         enricher.remember_history(rows)
-    model = ScenarioModel(task, dict(keys), enricher, selected, estimator, best.family, best.params, classes)
+    family = "+".join(m.family for m in members)
+    params = members[0].params if len(members) == 1 else {m.family: m.params for m in members}
+    model = ScenarioModel(task, dict(keys), enricher, selected, estimator, family, params, classes)
     leaderboard = {family: _from_loss(primary, loss) for family, loss in result.leaderboard().items()}
     return ScenarioFit(model, metrics, baseline, leaderboard, len(result.trials), len(rows), len(train),
                        len(test), seed, seconds)
@@ -244,11 +246,25 @@ def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) 
     return pd.concat([ids, scored], axis=1)
 
 
+def _check_fold_classes(labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], primary: str) -> None:
+    """Classification tuning needs two classes to fit on, and two to rank by roc_auc."""
+    for inner, valid in folds:
+        if len(np.unique(labels[inner])) < 2:
+            raise ScenarioError("the tuning rows hold a single class: nothing to learn from them "
+                                "(use a larger split.validation_size or more history)")
+        if primary == "roc_auc" and len(np.unique(labels[valid])) < 2:
+            raise ScenarioError("the validation rows hold a single class, so roc_auc cannot rank models "
+                                "(use a larger split.validation_size or another metrics.primary)")
+
+
 def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
     if config.task == "regression":
         numeric = pd.to_numeric(values, errors="coerce")
         if numeric.isna().any():
             raise ScenarioError(f"target {config.target!r} is not numeric (e.g. {values[numeric.isna()].iloc[0]!r})")
+        if config.models.target_transform == "log1p" and (numeric < 0).any():
+            raise ScenarioError(f"models.target_transform 'log1p' needs a non-negative target; {config.target!r} "
+                                f"has {int((numeric < 0).sum())} negative values")
         if numeric.nunique() < 2:
             raise ScenarioError(f"target {config.target!r} is constant ({numeric.iloc[0]}): nothing to learn")
         return numeric.to_numpy(dtype="float64"), None
@@ -256,6 +272,29 @@ def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] |
     if len(classes) < 2:
         raise ScenarioError(f"target {config.target!r} has a single class ({classes[0]!r}): nothing to learn")
     return codes, classes
+
+
+def _build(config: Config, family: str, params: dict[str, Any], threads: int, seed: int) -> Any:
+    """An unfitted estimator of ``family``, fitting on the transformed target when one is configured."""
+    estimator = FAMILIES[family].build(config.task, params, threads, seed)
+    if config.task == "regression" and config.models.target_transform == "log1p":
+        from sklearn.compose import TransformedTargetRegressor
+
+        # Multiplicative effects (seasonality x promotion x price) become additive on the log scale.
+        return TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
+    return estimator
+
+
+def _build_members(config: Config, members: list, threads: int, seed: int) -> Any:
+    """The best trial's estimator, or an average of the best trial of each of the top families."""
+    if len(members) == 1:
+        return _build(config, members[0].family, members[0].params, threads, seed)
+    from sklearn.ensemble import VotingClassifier, VotingRegressor
+
+    estimators = [(m.family, _build(config, m.family, m.params, threads, seed)) for m in members]
+    if config.task == "regression":
+        return VotingRegressor(estimators)
+    return VotingClassifier(estimators, voting="soft")
 
 
 def _predict(model: Any, x: np.ndarray, task: str, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:

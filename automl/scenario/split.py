@@ -8,7 +8,7 @@ import pandas as pd
 
 from automl.errors import ScenarioError
 
-__all__ = ["holdout_split", "holdout_rows"]
+__all__ = ["holdout_rows", "holdout_split", "validation_folds"]
 
 
 def holdout_rows(size: int | float, n_rows: int) -> int:
@@ -53,3 +53,30 @@ def holdout_split(frame: pd.DataFrame, *, method: str, size: int | float, target
             return np.setdiff1d(positions, test), test
     shuffled = rng.permutation(positions)
     return np.sort(shuffled[n_test:]), np.sort(shuffled[:n_test])
+
+
+def validation_folds(frame: pd.DataFrame, *, method: str, size: int | float, folds: int, target: str, seed: int,
+                     min_train_rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Tuning folds inside the training rows, as (fit positions, validation positions) pairs.
+
+    Time-indexed data gets rolling origins: fold j validates on the j-th window of ``size`` periods counted
+    back from the end and fits on everything before it. Other data gets repeated random or stratified
+    holdouts. Averaging over folds keeps one lucky window from choosing the model.
+    """
+    if method != "time":
+        return [holdout_split(frame, method=method, size=size, target=target, seed=seed + j,
+                              min_train_rows=min_train_rows) for j in range(folds)]
+    n_rows = len(frame)
+    width = holdout_rows(size, n_rows)
+    positions = np.arange(n_rows)
+    pairs = []
+    for j in range(folds):
+        end = n_rows - j * width
+        start = end - width
+        if start < min_train_rows:
+            break
+        pairs.append((positions[:start], positions[start:end]))
+    if not pairs:
+        raise ScenarioError(f"too few rows to validate: {n_rows} training rows cannot hold a validation window "
+                            f"of {width} after {min_train_rows} rows (split.validation_size)")
+    return pairs

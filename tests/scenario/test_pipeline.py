@@ -241,3 +241,35 @@ def test_a_class_the_saved_estimator_never_saw_keeps_the_labels_aligned():
     assert predicted["prediction"].tolist() == frame.head(4)["churned"].tolist()
     for text in predicted["class_probabilities"]:
         assert json.loads(text)["maybe"] == 0.0
+
+
+# --- modelling options -----------------------------------------------------------------------------------------
+
+
+def test_log1p_target_transform_predicts_on_the_original_scale(weekly_frame):
+    config = weekly_config(models={**_SMALL_MODELS, "target_transform": "log1p"})
+    frame = weekly_frame(60)
+    fit = fit_scenario(frame, {"store": 1}, config)
+    future = weekly_frame(64).tail(4).drop(columns=["units"])
+    predicted = predict_scenario(future, fit.model, config)["prediction"]
+    assert fit.metrics["rmse"] < fit.baseline["rmse"]
+    assert predicted.between(frame["units"].min() * 0.5, frame["units"].max() * 1.5).all()
+
+
+def test_log1p_target_transform_skips_negative_targets(weekly_frame):
+    config = weekly_config(models={**_SMALL_MODELS, "target_transform": "log1p"})
+    frame = weekly_frame(60).assign(units=lambda f: f["units"] - 100)
+    row = train_scenario(frame, {"store": 1}, ScenarioContext(config))
+    assert row["status"] == "skipped" and "non-negative target" in row["error"]
+
+
+@pytest.mark.parametrize("make_config", [weekly_config, churn_config])
+def test_ensemble_averages_the_best_model_of_the_top_families(make_config, weekly_frame, classification_frame):
+    config = make_config(tuning={"max_evals": 9, "ensemble_size": 2})
+    frame = weekly_frame(60) if config.task == "regression" else classification_frame(120)
+    keys = {"store": 1} if config.task == "regression" else {"segment": "a"}
+    row = train_scenario(frame, keys, ScenarioContext(config))
+    assert row["status"] == "ok", row["error"] + row["traceback"]
+    families = row["best_family"].split("+")
+    assert len(families) == 2 and families == list(json.loads(row["leaderboard"]))[:2]
+    assert set(json.loads(row["best_params"])) == set(families)

@@ -6,7 +6,7 @@ import pandas as pd
 import pytest
 
 from automl.errors import ScenarioError
-from automl.scenario.split import holdout_rows, holdout_split
+from automl.scenario.split import holdout_rows, holdout_split, validation_folds
 
 
 def _labels(n_a: int, n_b: int) -> pd.DataFrame:
@@ -78,3 +78,27 @@ def test_holdout_larger_than_the_frame():
     frame = pd.DataFrame({"y": np.arange(5.0)})
     with pytest.raises(ScenarioError, match="too few rows: 5 rows leave -3 for training"):
         holdout_split(frame, method="random", size=8, target="y", seed=0, min_train_rows=1)
+
+
+def test_time_validation_folds_are_rolling_origins_back_from_the_end():
+    frame = pd.DataFrame({"y": range(40)})
+    folds = validation_folds(frame, method="time", size=5, folds=3, target="y", seed=0, min_train_rows=10)
+    assert [(len(fit), list(valid)) for fit, valid in folds] == [
+        (35, list(range(35, 40))), (30, list(range(30, 35))), (25, list(range(25, 30)))]
+    assert all(fit.max() < valid.min() for fit, valid in folds)
+
+
+def test_time_validation_folds_stop_before_too_little_history():
+    frame = pd.DataFrame({"y": range(22)})
+    folds = validation_folds(frame, method="time", size=5, folds=3, target="y", seed=0, min_train_rows=10)
+    assert len(folds) == 2
+    with pytest.raises(ScenarioError, match="too few rows to validate"):
+        validation_folds(frame.head(12), method="time", size=5, folds=3, target="y", seed=0, min_train_rows=10)
+
+
+def test_random_validation_folds_differ_and_repeat_for_a_seed():
+    frame = pd.DataFrame({"y": range(50)})
+    first = validation_folds(frame, method="random", size=0.2, folds=3, target="y", seed=1, min_train_rows=10)
+    again = validation_folds(frame, method="random", size=0.2, folds=3, target="y", seed=1, min_train_rows=10)
+    assert len({tuple(valid) for _, valid in first}) == 3
+    assert all((a[1] == b[1]).all() for a, b in zip(first, again))
