@@ -446,7 +446,8 @@ def parse_config(raw: Any, *, source: str = "<config>", overrides: list[str] | t
     except ValidationError as exc:
         lines = _problem_lines(exc.errors(), document)
         count = f"{len(lines)} problem" + ("s" if len(lines) > 1 else "")
-        raise ConfigError(f"{source}: {count} in the config:\n" + "\n".join(lines)) from None
+        message = f"{source}: {count} in the config:\n" + "\n".join(lines)
+        raise ConfigError(redact(message, frozenset(secrets))) from None
     object.__setattr__(config, "_secrets", frozenset(secrets))
     return config
 
