@@ -29,25 +29,6 @@ WEEKS_CUT = 4
 
 
 @pytest.fixture(scope="module")
-def spark():
-    from pyspark.sql import SparkSession
-
-    existing = SparkSession.getActiveSession()
-    session = existing or (SparkSession.builder.master("local[2]").appName("automl-notebooks")
-                           .config("spark.ui.enabled", "false")
-                           .config("spark.sql.shuffle.partitions", "4")
-                           .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-                           .config("spark.sql.session.timeZone", "UTC")
-                           .config("spark.python.worker.reuse", "true")
-                           .config("spark.ui.showConsoleProgress", "false")
-                           .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    if existing is None:
-        session.stop()
-
-
-@pytest.fixture(scope="module")
 def volume(tmp_path_factory):
     """The job cluster's environment: AUTOML_DATA_DIR and AUTOML_OUTPUT_DIR on a shared path (here: tmp)."""
     root = tmp_path_factory.mktemp("volume")

@@ -1,4 +1,4 @@
-"""Spark fixtures: one local[2] session for every Spark test, and the example data written once."""
+"""Fixtures for the Spark tests: the example data written once, and the shared real datasets."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -8,22 +8,6 @@ import pytest
 from automl.demo_data import write_all
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-
-
-@pytest.fixture(scope="session")
-def spark():
-    from pyspark.sql import SparkSession
-
-    session = (SparkSession.builder.master("local[2]").appName("automl-tests")
-               .config("spark.ui.enabled", "false")
-               .config("spark.sql.shuffle.partitions", "4")
-               .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-               .config("spark.sql.session.timeZone", "UTC")
-               .config("spark.python.worker.reuse", "true")
-               .getOrCreate())
-    session.sparkContext.setLogLevel("ERROR")
-    yield session
-    session.stop()
 
 
 @pytest.fixture(scope="session")
