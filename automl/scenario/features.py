@@ -132,9 +132,13 @@ class FeatureEnricher:
 
 
 def _to_float(column: pd.Series) -> np.ndarray:
+    """Floats with every undefined value as NaN: a ratio over a zero (featuretools' divide_numeric) gives
+    +-inf, which estimators reject; as NaN it is "missing", which every family handles."""
     if isinstance(column.dtype, pd.CategoricalDtype) or column.dtype == object:
         column = pd.to_numeric(column.astype(object), errors="coerce")
-    return column.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    values = column.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    values[np.isinf(values)] = np.nan
+    return values
 
 
 def _is_numeric(column: pd.Series) -> bool:

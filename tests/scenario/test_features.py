@@ -118,3 +118,14 @@ def test_disabled_featuretools_keeps_the_raw_columns():
     enricher = FeatureEnricher(FeaturesConfig(enabled=False, target_lags=[6]), target="units", time_column="week",
                                horizon=HORIZON, exclude=["store"]).fit(frame)
     assert list(enricher.transform(frame).columns) == ["price"]
+
+
+def test_ratios_over_zero_become_missing_not_infinite():
+    frame = pd.DataFrame({"calls": [0.0, 2.0, 4.0, 0.0] * 5, "minutes": [10.0, 20.0, 0.0, 5.0] * 5,
+                          "y": [0, 1] * 10})
+    enricher = FeatureEnricher(FeaturesConfig(trans_primitives=["divide_numeric"]), target="y", time_column=None,
+                               horizon=1, exclude=[]).fit(frame)
+    features = enricher.transform(frame)
+    ratio = features["minutes / calls"]
+    assert not np.isinf(features.to_numpy()).any()
+    assert ratio.isna().tolist()[:4] == [True, False, False, True] and ratio[1] == 10.0
