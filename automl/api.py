@@ -89,8 +89,8 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
         todo = [k for k in stats.key_tuples() if k not in reasons and k not in finished]
         log.info("%d scenarios: %d to train, %d rejected by validation, %d already done", len(stats.frame),
                  len(todo), len(reasons), len(finished))
-        skipped_rows({k: r for k, r in reasons.items() if k not in finished}, stats, config, run_dir, key_types,
-                     attempt)
+        skipped_rows(spark, {k: r for k, r in reasons.items() if k not in finished}, stats, config, run_dir,
+                     key_types, attempt)
         publisher = ModelPublisher(job.uri, job.experiment_id, run_id, run_dir.models, config,
                                    config.mlflow.log_models)
         deadline = started + config.execution.deadline_seconds if config.execution.deadline_seconds else None
@@ -109,14 +109,21 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
     failed_fraction = counts["failed"] / max(1, len(results))
     status = "succeeded" if failed_fraction <= config.execution.max_failed_fraction else "failed"
     ok = results[results["status"] == "ok"]
+    unlogged = int((ok["logging_error"].fillna("") != "").sum())
     details = {"failed_fraction": round(failed_fraction, 4), "data_fingerprint": fingerprint,
                "beats_baseline_fraction": round(float(ok["beats_baseline"].mean()), 4) if len(ok) else 0.0,
-               "attempt": attempt, "tracking_uri": job.uri}
-    job.log(metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"],
-                     "scenarios_skipped": counts["skipped"], "wall_seconds": time.time() - started,
-                     "beats_baseline_fraction": details["beats_baseline_fraction"]},
-            tags={"automl.data_fingerprint": fingerprint, "automl.results": outputs["results"]})
-    job.finish(succeeded=status == "succeeded")
+               "attempt": attempt, "tracking_uri": job.uri, "logging_errors": unlogged}
+    if unlogged:
+        log.warning("%d trained scenarios could not be logged to MLflow (their models are saved under %s): "
+                    "'automl train --resume %s' uploads them", unlogged, run_dir.models, run_id)
+    tracking_error = job.finish(
+        succeeded=status == "succeeded",
+        metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"],
+                 "scenarios_skipped": counts["skipped"], "wall_seconds": time.time() - started,
+                 "beats_baseline_fraction": details["beats_baseline_fraction"]},
+        tags={"automl.data_fingerprint": fingerprint, "automl.results": outputs["results"]})
+    if tracking_error:
+        details["tracking_error"] = tracking_error
     run_dir.write_manifest(status=status, finished_at=time.time(), counts=counts, outputs=outputs, **details)
     return JobSummary("train", run_id, status, counts, outputs, round(time.time() - started, 2), details)
 
@@ -165,10 +172,13 @@ def predict(config: Config, *, spark: SparkSession | None = None, run_id: str | 
     failed_fraction = counts["failed"] / max(1, len(tally))
     status = "succeeded" if failed_fraction <= config.execution.max_failed_fraction else "failed"
     outputs = {"predictions": path}
-    job.log(metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"], "rows": counts["rows"],
-                     "wall_seconds": time.time() - started})
-    job.finish(succeeded=status == "succeeded")
+    tracking_error = job.finish(
+        succeeded=status == "succeeded",
+        metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"], "rows": counts["rows"],
+                 "wall_seconds": time.time() - started})
     details = {"train_run_id": train_run, "failed_fraction": round(failed_fraction, 4)}
+    if tracking_error:
+        details["tracking_error"] = tracking_error
     run_dir.write_manifest(status=status, finished_at=time.time(), counts=counts, outputs=outputs, **details)
     return JobSummary("predict", predict_run, status, counts, outputs, round(time.time() - started, 2), details)
 

@@ -34,8 +34,13 @@ def read_stream(spark: SparkSession, stream: StreamConfig, *, for_prediction: bo
                 frame = frame.withColumn(name, F.expr(f"CAST(timestamp_micros(`{name}` DIV 1000) AS TIMESTAMP_NTZ)"))
         columns = frame.columns
     except Exception as exc:  # Spark raises AnalysisException (classic) or its Connect twin
+        hint = ""
+        if "TIMESTAMP(NANOS" in str(exc):  # the footer check above could not open the file from this process
+            hint = ("; nanosecond timestamps are read only when this process can open the file too (over Spark "
+                    "Connect, the client): write them as microseconds, e.g. pandas to_parquet(..., "
+                    "coerce_timestamps='us', allow_truncated_timestamps=True)")
         raise DataError(f"stream {stream.name!r}: cannot read {stream.format} {source!r}: "
-                        f"{error_summary(exc)}") from None
+                        f"{error_summary(exc)}{hint}") from None
     if stream.columns is not None:
         missing = [c for c in stream.columns if c not in columns]
         if missing:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
-from pyspark.sql.types import DataType, StructType
+from pyspark.sql.types import StructType
 
 from automl.config import Config
 from automl.errors import DataError
@@ -104,7 +104,7 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     key_rows = [r for r in stats.frame[keys].to_dict("records") if tuple(r[k] for k in keys) in wanted]
     distributed = distribute(spark, master, plan, keys, key_rows)
     key_types = {f.name: f.dataType.simpleString() for f in master.schema.fields}
-    schema: StructType = DataType.fromDDL(to_ddl(result_columns(config, key_types)))  # type: ignore[assignment]
+    schema = _schema(spark, to_ddl(result_columns(config, key_types)))
     context = ScenarioContext(config, run_id=run_dir.run_id, threads=threads, deadline=deadline, publish=publish)
     udf = _TrainGroup(context, keys, schema, run_dir.checkpoints, {k: v for k, v in fingerprints.items()
                                                                     if k in wanted}, attempt)
@@ -113,10 +113,10 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     return [r.asDict(recursive=True) for r in rows]
 
 
-def skipped_rows(reasons: dict[tuple, str], stats: ScenarioStats, config: Config, run_dir: RunDirectory,
-                 key_types: dict[str, str], attempt: int) -> list[dict[str, Any]]:
+def skipped_rows(spark: SparkSession, reasons: dict[tuple, str], stats: ScenarioStats, config: Config,
+                 run_dir: RunDirectory, key_types: dict[str, str], attempt: int) -> list[dict[str, Any]]:
     """Result rows for scenarios rejected before training; checkpointed like any other row."""
-    schema: StructType = DataType.fromDDL(to_ddl(result_columns(config, key_types)))  # type: ignore[assignment]
+    schema = _schema(spark, to_ddl(result_columns(config, key_types)))
     arrow_schema = _arrow(schema)
     by_key = {k: r for k, r in zip(stats.key_tuples(), stats.frame.to_dict("records"))}
     rows = []
@@ -138,7 +138,7 @@ def predict_all(spark: SparkSession, master: DataFrame, config: Config, *, model
     keys = config.scenario_keys
     column_types = {f.name: f.dataType.simpleString() for f in master.schema.fields}
     column_types.setdefault(config.target, target_type)
-    schema: StructType = DataType.fromDDL(to_ddl(prediction_columns(config, column_types)))  # type: ignore
+    schema = _schema(spark, to_ddl(prediction_columns(config, column_types)))
     rows_by_key = dict(zip(stats.key_tuples(), stats.frame["rows"].astype(int)))
     plan = plan_partitions(rows_by_key, cores=cores, partitions_per_core=config.execution.partitions_per_core)
     log.info("prediction plan: %s", plan.describe(cores))
@@ -265,6 +265,12 @@ def _one_argument(function: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[
         return function(group)
 
     return apply
+
+
+def _schema(spark: SparkSession, ddl: str) -> StructType:
+    """Parse a DDL schema through ``spark`` itself. ``DataType.fromDDL`` needs a SparkContext or a process-wide
+    Connect flag that only ``SparkSession.builder.remote()`` sets and any Connect ``stop()`` clears."""
+    return spark.createDataFrame([], ddl).schema
 
 
 def _arrow(schema: StructType):

@@ -1,0 +1,38 @@
+"""The automl jobs the cluster tests run: this checkout's code, the demand example, and checks on a job's output."""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+
+from servers import Result, Workspace
+
+REPO = Path(__file__).resolve().parents[2]
+CONFIG = REPO / "configs" / "demand.yaml"
+# Small but real: every model family, a short tuning loop, the config's own seed.
+SETTINGS = ["--set", "tuning.max_evals=3"]
+TRAIN_TIMEOUT, PREDICT_TIMEOUT = 600, 300
+
+
+def automl_command(*args: str) -> list[str]:
+    """``automl ...`` on this checkout's code (``python -m automl.cli`` with PYTHONPATH set by ``job_env``)."""
+    return [sys.executable, "-m", "automl.cli", *args]
+
+
+def job_env(workspace: Workspace, data: Path, output: Path, *, python_path: Path = REPO) -> dict[str, str]:
+    """The example configs read ``data`` and write ``output``; ``python_path`` decides which automl runs."""
+    return workspace.env(AUTOML_DATA_DIR=str(data), AUTOML_OUTPUT_DIR=str(output), PYTHONPATH=str(python_path))
+
+
+def checked(result: Result, what: str) -> dict:
+    """The job's JSON summary, after asserting it exited 0 with JSON as its last stdout line."""
+    assert result.returncode == 0, f"{what} failed: {result.explain()}"
+    summary = result.summary()
+    assert summary["status"] == "succeeded", f"{what}: {summary}"
+    return summary
+
+
+def read_results(summary: dict) -> pd.DataFrame:
+    frame = pd.read_parquet(summary["outputs"]["results"])
+    return frame.sort_values(["store_id", "item_id"]).reset_index(drop=True)
