@@ -57,17 +57,14 @@ def write_demand(
 
     store_ids = np.arange(1, n_stores + 1, dtype=np.int64)
     store_type = np.where(np.arange(n_stores) % 2 == 0, "large", "small")
-    size = np.where(
-        store_type == "large", rng.uniform(2500, 6000, n_stores), rng.uniform(600, 1500, n_stores)
-    ).round(0)
-    stores = pd.DataFrame(
-        {
-            "store_id": store_ids,
-            "region": [STORE_REGIONS[i % len(STORE_REGIONS)] for i in range(n_stores)],
-            "store_type": store_type,
-            "store_size_sqm": size.astype(np.float64),
-        }
-    )
+    size = np.where(store_type == "large", rng.uniform(2500, 6000, n_stores), rng.uniform(600, 1500, n_stores))
+    size = size.round(0)
+    stores = pd.DataFrame({
+        "store_id": store_ids,
+        "region": [STORE_REGIONS[i % len(STORE_REGIONS)] for i in range(n_stores)],
+        "store_type": store_type,
+        "store_size_sqm": size.astype(np.float64),
+    })
 
     base = np.clip(rng.lognormal(np.log(70.0), 0.6, (n_stores, n_items)), 20, 200)
     size_effect = (size / 2000.0) ** 0.25
@@ -80,10 +77,8 @@ def write_demand(
 
     on_promo = rng.random(shape) < 0.15
     discount = np.where(on_promo, rng.choice([10.0, 15.0, 20.0, 25.0, 30.0, 40.0], shape), 0.0)
-    # Regular price moves in steps (~every 10 weeks); plans are known ahead.
-    steps = np.where(rng.random(shape) < 0.1, rng.normal(0.0, 0.08, shape), 0.0)
-    steps[:, :, 0] = 0.0
-    regular = ref_price[None, :, None] * np.exp(np.clip(np.cumsum(steps, axis=2), -0.25, 0.25))
+    # Weekly shelf-price moves (~6%), planned ahead: known for the future, unlike "last value".
+    regular = ref_price[None, :, None] * np.exp(rng.normal(0.0, 0.06, shape))
     price = (regular * (1.0 - discount / 100.0)).round(2)
     noise = np.exp(rng.normal(0.0, 0.08, shape))
 
@@ -106,20 +101,18 @@ def write_demand(
     s_idx, i_idx, w_idx = (a.ravel() for a in np.meshgrid(
         np.arange(n_stores), np.arange(n_items), np.arange(n_total), indexing="ij"
     ))
-    keys = pd.DataFrame(
-        {
-            "store_id": store_ids[s_idx],
-            "item_id": (i_idx + 1).astype(np.int64),
-            "week": weeks[w_idx].astype("datetime64[ns]"),
-        }
-    )
+    keys = pd.DataFrame({
+        "store_id": store_ids[s_idx],
+        "item_id": (i_idx + 1).astype(np.int64),
+        "week": weeks[w_idx].astype("datetime64[ns]"),
+    })
     full = keys.assign(price=price.ravel(), units=units.ravel())
     promotions = keys.assign(
         on_promo=on_promo.ravel().astype(np.int64),
         discount_pct=discount.ravel(),
         is_holiday=is_holiday[w_idx].astype(np.int64),
     )
-    history = (w_idx < n_weeks)
+    history = w_idx < n_weeks
     sales = full[history].reset_index(drop=True)
     future = full[~history].drop(columns="units").reset_index(drop=True)
 
@@ -182,42 +175,30 @@ def write_churn(
         data_gb = rng.gamma(2.0, 4.0, n).round(2)
         dropped = rng.poisson(rng.uniform(0.5, 3.0), n).astype(np.int64)
 
-        x = np.column_stack(
-            [
-                (tenure - 24.0) / 20.0,
-                contract == 1,
-                contract == 2,
-                (charges - 70.0) / 25.0,
-                calls - 1.5,
-                paperless,
-                dropped - 1.5,
-                (data_gb - 8.0) / 6.0,
-            ]
-        ).astype(np.float64)
+        x = np.column_stack([
+            (tenure - 24.0) / 20.0, contract == 1, contract == 2, (charges - 70.0) / 25.0,
+            calls - 1.5, paperless, dropped - 1.5, (data_gb - 8.0) / 6.0,
+        ]).astype(np.float64)
         coef = beta * rng.uniform(0.4, 1.8, beta.size)
         z = x @ coef
         train = np.arange(n) < customers_per_region
         z = z + _calibrate_intercept(z[train], rng.uniform(0.18, 0.32))
         churned = rng.random(n) < _sigmoid(z)
 
-        frames.append(
-            pd.DataFrame(
-                {
-                    "customer_id": np.arange(next_id, next_id + n, dtype=np.int64),
-                    "region": f"region_{r + 1:02d}",
-                    "tenure_months": tenure,
-                    "contract": np.array(CONTRACTS)[contract],
-                    "monthly_charges": charges,
-                    "support_calls": calls,
-                    "paperless": paperless,
-                    "churned": np.where(churned, "yes", "no"),
-                    "avg_call_minutes": minutes,
-                    "data_gb": data_gb,
-                    "dropped_calls": dropped,
-                    "_train": train,
-                }
-            )
-        )
+        frames.append(pd.DataFrame({
+            "customer_id": np.arange(next_id, next_id + n, dtype=np.int64),
+            "region": f"region_{r + 1:02d}",
+            "tenure_months": tenure,
+            "contract": np.array(CONTRACTS)[contract],
+            "monthly_charges": charges,
+            "support_calls": calls,
+            "paperless": paperless,
+            "churned": np.where(churned, "yes", "no"),
+            "avg_call_minutes": minutes,
+            "data_gb": data_gb,
+            "dropped_calls": dropped,
+            "_train": train,
+        }))
         next_id += n
 
     df = pd.concat(frames, ignore_index=True)
