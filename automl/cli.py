@@ -115,7 +115,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _job(config, args: argparse.Namespace) -> int:
     from automl import api
     from automl.spark.session import get_spark
+    from automl.tracking import check_tracking, tracking_uri
 
+    check_tracking(tracking_uri(config))  # seconds, before Spark starts; the job checks again
     spark = get_spark(config.spark, remote=args.remote)
     scenarios = args.scenarios or None
     where = args.where

@@ -102,6 +102,7 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     log.info("plan: %s", plan.describe(cores))
     wanted = set(todo)
     key_rows = [r for r in stats.frame[keys].to_dict("records") if tuple(r[k] for k in keys) in wanted]
+    _limit_arrow_batches(spark, config)
     distributed = distribute(spark, master, plan, keys, key_rows)
     key_types = {f.name: f.dataType.simpleString() for f in master.schema.fields}
     schema = _schema(spark, to_ddl(result_columns(config, key_types)))
@@ -142,6 +143,7 @@ def predict_all(spark: SparkSession, master: DataFrame, config: Config, *, model
     rows_by_key = dict(zip(stats.key_tuples(), stats.frame["rows"].astype(int)))
     plan = plan_partitions(rows_by_key, cores=cores, partitions_per_core=config.execution.partitions_per_core)
     log.info("prediction plan: %s", plan.describe(cores))
+    _limit_arrow_batches(spark, config)
     distributed = distribute(spark, master, plan, keys, stats.frame[keys].to_dict("records"))
     udf = _PredictGroup(config, keys, schema, models, threads)
     return distributed.groupBy(BUCKET, *keys).applyInPandas(_one_argument(udf), schema)
@@ -257,6 +259,11 @@ def _partition_id() -> int:
 
     context = TaskContext.get()
     return context.partitionId() if context is not None else -1
+
+
+def _limit_arrow_batches(spark: SparkSession, config: Config) -> None:
+    """Rows per Arrow batch between the JVM and Python workers: bounds the conversion memory of big scenarios."""
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(config.execution.arrow_batch_rows))
 
 
 def _one_argument(function: Callable[[pd.DataFrame], pd.DataFrame]) -> Callable[[pd.DataFrame], pd.DataFrame]:
