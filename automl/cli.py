@@ -117,7 +117,9 @@ def _job(config, args: argparse.Namespace) -> int:
     from automl.spark.session import get_spark
     from automl.tracking import check_tracking, tracking_uri
 
-    check_tracking(tracking_uri(config))  # seconds, before Spark starts; the job checks again
+    uri = tracking_uri(config)
+    if uri.startswith(("http://", "https://")):
+        check_tracking(uri)  # a dead server is reported in seconds, before Spark starts; the job checks again
     spark = get_spark(config.spark, remote=args.remote)
     scenarios = args.scenarios or None
     where = args.where
