@@ -9,7 +9,7 @@ SPARK_REQUIRES = ["pyspark[connect]>=4.0,<5"]
 
 INSTALL_REQUIRES = [
     # featuretools/woodwork break on pandas 3 (woodwork's init fails); pyspark 4 also warns on it.
-    "pandas>=2.2,<3",
+    "pandas<3,>=2.2",
     "numpy>=1.26",
     "pyarrow>=15",
     "scikit-learn>=1.4",
