@@ -94,11 +94,11 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
         publisher = ModelPublisher(job.uri, job.experiment_id, run_id, run_dir.models, config,
                                    config.mlflow.log_models)
         deadline = started + config.execution.deadline_seconds if config.execution.deadline_seconds else None
-        train_all(spark, master, config, run_dir=run_dir, stats=stats, todo=todo, threads=task_cpus(spark),
-                  cores=cores_of(spark, config.execution.cores), deadline=deadline, publish=publisher,
-                  attempt=attempt)
+        trained = train_all(spark, master, config, run_dir=run_dir, stats=stats, todo=todo,
+                            threads=task_cpus(spark), cores=cores_of(spark, config.execution.cores),
+                            deadline=deadline, publish=publisher, attempt=attempt)
         _relog_models(previous, config, publisher, run_dir)
-        results = _current_rows(run_dir, stats, config)
+        results = _current_rows(run_dir, stats, config, trained)
         table = spark.createDataFrame(results, schema=to_ddl(result_columns(config, key_types)))
         outputs = {"results": _write_table(table, run_dir.table("results"), config, config.output.results_table)}
     except BaseException as exc:
@@ -258,9 +258,20 @@ def _relog_models(previous: pd.DataFrame, config: Config, publisher: ModelPublis
         log.info("re-logged %d models whose MLflow logging had failed", len(pending))
 
 
-def _current_rows(run_dir: RunDirectory, stats: Any, config: Config) -> pd.DataFrame:
-    """Exactly one row per scenario of this run's input, from the checkpoints."""
-    rows = run_dir.read_checkpoints()
+def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: list[dict[str, Any]]) -> pd.DataFrame:
+    """Exactly one row per scenario of this run's input.
+
+    The rows Spark just returned for the scenarios trained now; the checkpoints for the others (rejected by
+    validation, or finished by an earlier attempt). Reading every checkpoint back would cost the driver about
+    2.5 ms per scenario once the job is over (25 s at 10,000 scenarios).
+    """
+    keys = config.scenario_keys
+    fresh = pd.DataFrame(trained)
+    done = set(fresh[keys].itertuples(index=False, name=None)) if len(fresh) else set()
+    others = [scenario_slug(dict(zip(keys, k))) for k in stats.key_tuples() if k not in done]
+    earlier = run_dir.read_checkpoints(others) if others else pd.DataFrame()
+    parts = [part for part in (fresh, earlier) if len(part)]
+    rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     wanted = pd.DataFrame(stats.key_tuples(), columns=config.scenario_keys)
     if rows.empty:
         raise AutoMLError(f"no scenario finished: nothing was written to {run_dir.checkpoints}")

@@ -64,9 +64,13 @@ class RunDirectory:
         os.replace(staging, os.path.join(self.root, "manifest.json"))
         return manifest
 
-    def read_checkpoints(self) -> pd.DataFrame:
-        """Every scenario row written so far (one per scenario)."""
-        files = sorted(glob.glob(os.path.join(self.checkpoints, "*.parquet")))
+    def read_checkpoints(self, slugs: list[str] | None = None) -> pd.DataFrame:
+        """Every scenario row written so far (one per scenario), or only those of the scenarios ``slugs``."""
+        if slugs is None:
+            files = sorted(glob.glob(os.path.join(self.checkpoints, "*.parquet")))
+        else:
+            files = [f for f in (os.path.join(self.checkpoints, f"{slug}.parquet") for slug in slugs)
+                     if os.path.exists(f)]
         if not files:
             return pd.DataFrame()
         return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive").to_pandas()

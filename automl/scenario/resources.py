@@ -4,7 +4,8 @@ from __future__ import annotations
 import contextlib
 import os
 import resource
-from typing import Iterator
+import sys
+from typing import Any, Iterator
 
 __all__ = ["limit_threads", "peak_rss_mb", "reset_peak_rss"]
 
@@ -14,12 +15,27 @@ _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS
 @contextlib.contextmanager
 def limit_threads(threads: int) -> Iterator[None]:
     """Cap BLAS/OpenMP pools at the cores this task owns, so parallel tasks never oversubscribe."""
-    from threadpoolctl import threadpool_limits
-
     for name in _THREAD_VARIABLES:  # for libraries that start pools later in this process
         os.environ[name] = str(threads)
-    with threadpool_limits(limits=threads):
+    with _controller().limit(limits=threads):
         yield
+
+
+_CONTROLLER: tuple[int, Any] | None = None  # (len(sys.modules) when built, ThreadpoolController)
+
+
+def _controller() -> Any:
+    """This process's ThreadpoolController, rebuilt only after new modules were imported.
+
+    Building one scans every loaded shared library (3-14 ms, paid by every scenario when done per call);
+    a new import may have loaded another BLAS/OpenMP runtime, so that rebuilds it.
+    """
+    global _CONTROLLER
+    from threadpoolctl import ThreadpoolController
+
+    if _CONTROLLER is None or _CONTROLLER[0] != len(sys.modules):
+        _CONTROLLER = (len(sys.modules), ThreadpoolController())
+    return _CONTROLLER[1]
 
 
 def reset_peak_rss() -> None:
