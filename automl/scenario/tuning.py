@@ -15,7 +15,7 @@ from typing import Any, Callable, Protocol
 import numpy as np
 
 from automl.errors import ScenarioError
-from automl.scenario.space import Choice, Distribution, Float, Int
+from automl.scenario.space import Choice, Distribution, Int
 
 __all__ = ["HyperoptTuner", "Objective", "TUNERS", "Trial", "Tuner", "TuningResult", "make_tuner"]
 

@@ -26,7 +26,7 @@ from automl.results import prediction_columns, result_columns, to_ddl
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
 from automl.scenario.pipeline import STEPS, Published, ScenarioContext, predict_scenario, train_scenario
 from automl.scenario.split import holdout_rows
-from automl.spark.planning import BUCKET, Plan, distribute, plan_partitions
+from automl.spark.planning import BUCKET, distribute, plan_partitions
 
 __all__ = ["ScenarioStats", "predict_all", "scenario_stats", "train_all"]
 

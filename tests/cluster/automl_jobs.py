@@ -36,3 +36,18 @@ def checked(result: Result, what: str) -> dict:
 def read_results(summary: dict) -> pd.DataFrame:
     frame = pd.read_parquet(summary["outputs"]["results"])
     return frame.sort_values(["store_id", "item_id"]).reset_index(drop=True)
+
+
+def assert_every_row_scored(summary: dict, demo_data: Path) -> pd.DataFrame:
+    """The prediction job scored each future row of the demand example exactly once; returns the predictions."""
+    future = pd.read_parquet(demo_data / "demand" / "future_sales.parquet")
+    predictions = pd.read_parquet(summary["outputs"]["predictions"])
+    assert summary["counts"] == {"ok": future.groupby(["store_id", "item_id"]).ngroups, "failed": 0,
+                                 "rows": len(future)}
+    assert len(predictions) == len(future)
+    assert (predictions["error"] == "").all(), predictions.loc[predictions["error"] != "", "error"].head()
+    assert predictions["prediction"].notna().all()
+    scored = predictions.groupby(["store_id", "item_id"]).size().sort_index()
+    expected = future.groupby(["store_id", "item_id"]).size().sort_index()
+    pd.testing.assert_series_equal(scored, expected, check_names=False)
+    return predictions

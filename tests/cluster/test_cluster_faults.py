@@ -12,7 +12,6 @@ import os
 import shutil
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pandas as pd

@@ -13,8 +13,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_jobs import CONFIG, PREDICT_TIMEOUT, SETTINGS, TRAIN_TIMEOUT, automl_command, checked, job_env, \
-    read_results
+from automl_jobs import (CONFIG, PREDICT_TIMEOUT, SETTINGS, TRAIN_TIMEOUT, assert_every_row_scored, automl_command,
+                         checked, job_env, read_results)
 from servers import Workspace, free_port, run
 
 pytestmark = pytest.mark.cluster
@@ -54,13 +54,7 @@ def test_train_over_connect_matches_a_local_run(connect_runs, local_run):
 
 def test_predict_over_connect_scores_every_row(connect_runs, demo_data):
     summary = checked(connect_runs["predict"], "automl predict --remote")
-    future = pd.read_parquet(demo_data / "demand" / "future_sales.parquet")
-    predictions = pd.read_parquet(summary["outputs"]["predictions"])
-    assert summary["counts"] == {"ok": future.groupby(["store_id", "item_id"]).ngroups, "failed": 0,
-                                 "rows": len(future)}
-    assert len(predictions) == len(future)
-    assert (predictions["error"] == "").all(), predictions.loc[predictions["error"] != "", "error"].head()
-    assert predictions["prediction"].notna().all()
+    assert_every_row_scored(summary, demo_data)
 
 
 def test_unreachable_remote_fails_fast_with_the_url(tmp_path, demo_data):

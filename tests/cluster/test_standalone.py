@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_jobs import CONFIG, PREDICT_TIMEOUT, REPO, SETTINGS, TRAIN_TIMEOUT, checked, job_env, read_results
+from automl_jobs import (CONFIG, PREDICT_TIMEOUT, REPO, SETTINGS, TRAIN_TIMEOUT, assert_every_row_scored, checked,
+                         job_env, read_results)
 from servers import SPARK_HOME, run
 
 pytestmark = pytest.mark.cluster
@@ -113,13 +114,4 @@ def test_results_equal_a_local_run_scenario_by_scenario(cluster_runs, local_run)
 
 def test_prediction_scores_every_row(cluster_runs, demo_data):
     summary = checked(cluster_runs["predict"], "spark-submit jobs/predict.py")
-    future = pd.read_parquet(demo_data / "demand" / "future_sales.parquet")
-    predictions = pd.read_parquet(summary["outputs"]["predictions"])
-    assert summary["counts"] == {"ok": future.groupby(["store_id", "item_id"]).ngroups, "failed": 0,
-                                 "rows": len(future)}
-    assert len(predictions) == len(future)
-    assert (predictions["error"] == "").all(), predictions.loc[predictions["error"] != "", "error"].head()
-    assert predictions["prediction"].notna().all()
-    scored = predictions.groupby(["store_id", "item_id"]).size().sort_index()
-    expected = future.groupby(["store_id", "item_id"]).size().sort_index()
-    pd.testing.assert_series_equal(scored, expected, check_names=False)
+    assert_every_row_scored(summary, demo_data)
