@@ -25,8 +25,10 @@ from automl.outputs import RunDirectory, latest_run, read_manifest, staging_path
 from automl.results import STATUSES, result_columns, to_ddl
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
 from automl.scenario.pipeline import ScenarioFit, fit_scenario
-from automl.spark.runner import predict_all, scenario_stats, skipped_rows, train_all, unmodellable
+from automl.spark.runner import (predict_all, result_arrow_schema, scenario_stats, skipped_rows, train_all,
+                                 unmodellable)
 from automl.spark.session import cores_of, get_spark, task_cpus
+from automl.spark.warmup import warm_up_workers
 from automl.tracking import JobRun, ModelPublisher, _redacted
 
 __all__ = ["JobSummary", "debug", "list_scenarios", "predict", "train"]
@@ -67,6 +69,8 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
     """
     started = time.time()
     spark = spark or get_spark(config.spark)
+    cores = cores_of(spark, config.execution.cores)
+    warm_up_workers(spark, config, slots=max(1, cores // task_cpus(spark)))
     master = _master(spark, config, scenarios, where, for_prediction=False)
     job = JobRun(config, "train")
     run_id = job.start(resume_run_id=resume)
@@ -84,7 +88,8 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
         if config.data.snapshot:
             master = _snapshot(spark, master, config, fingerprint)
         reasons = unmodellable(stats, config)
-        previous = run_dir.read_checkpoints() if resume else pd.DataFrame()
+        checkpoint_schema = result_arrow_schema(spark, config, key_types)
+        previous = run_dir.read_checkpoints(schema=checkpoint_schema) if resume else pd.DataFrame()
         finished = _ok_keys(previous, config)
         todo = [k for k in stats.key_tuples() if k not in reasons and k not in finished]
         log.info("%d scenarios: %d to train, %d rejected by validation, %d already done", len(stats.frame),
@@ -95,10 +100,10 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
                                    config.mlflow.log_models)
         deadline = started + config.execution.deadline_seconds if config.execution.deadline_seconds else None
         trained = train_all(spark, master, config, run_dir=run_dir, stats=stats, todo=todo,
-                            threads=task_cpus(spark), cores=cores_of(spark, config.execution.cores),
+                            threads=task_cpus(spark), cores=cores,
                             deadline=deadline, publish=publisher, attempt=attempt)
         _relog_models(previous, config, publisher, run_dir)
-        results = _current_rows(run_dir, stats, config, trained)
+        results = _current_rows(run_dir, stats, config, trained, checkpoint_schema)
         table = spark.createDataFrame(results, schema=to_ddl(result_columns(config, key_types)))
         outputs = {"results": _write_table(table, run_dir.table("results"), config, config.output.results_table)}
     except BaseException as exc:
@@ -134,6 +139,8 @@ def predict(config: Config, *, spark: SparkSession | None = None, run_id: str | 
     started = time.time()
     spark = spark or get_spark(config.spark)
     train_run = run_id or latest_run(config.output_path, kind="train")
+    cores = cores_of(spark, config.execution.cores)
+    warm_up_workers(spark, config, slots=max(1, cores // task_cpus(spark)))
     train_dir = RunDirectory(config.output_path, train_run)
     manifest = read_manifest(train_dir.root)
     if manifest.get("kind") != "train":
@@ -156,7 +163,7 @@ def predict(config: Config, *, spark: SparkSession | None = None, run_id: str | 
                            started_at=started)
     try:
         predictions = predict_all(spark, master, config, models=models, target_type=manifest["target_type"],
-                                  cores=cores_of(spark, config.execution.cores), stats=stats,
+                                  cores=cores, stats=stats,
                                   threads=task_cpus(spark))
         path = _write_table(predictions, run_dir.table("predictions"), config, config.output.predictions_table)
         written = spark.read.format(config.output.format).load(path) if config.output.format != "delta" \
@@ -247,18 +254,18 @@ def _relog_models(previous: pd.DataFrame, config: Config, publisher: ModelPublis
     if previous.empty:
         return
     pending = previous[(previous["status"] == "ok") & (previous["logging_error"].fillna("") != "")]
-    schema = pa.Schema.from_pandas(previous, preserve_index=False)
     for row in pending.to_dict("records"):
         keys = {k: row[k] for k in config.scenario_keys}
         published = publisher.relog(keys, row)
         row.update(model_uri=published.model_uri, mlflow_run_id=published.mlflow_run_id,
                    logging_error=published.logging_error)
-        write_checkpoint(run_dir.checkpoints, scenario_slug(keys), pd.DataFrame([row])[previous.columns], schema)
+        write_checkpoint(run_dir.checkpoints, scenario_slug(keys), row)
     if len(pending):
         log.info("re-logged %d models whose MLflow logging had failed", len(pending))
 
 
-def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: list[dict[str, Any]]) -> pd.DataFrame:
+def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: list[dict[str, Any]],
+                  checkpoint_schema: pa.Schema) -> pd.DataFrame:
     """Exactly one row per scenario of this run's input.
 
     The rows Spark just returned for the scenarios trained now; the checkpoints for the others (rejected by
@@ -269,7 +276,7 @@ def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: li
     fresh = pd.DataFrame(trained)
     done = set(fresh[keys].itertuples(index=False, name=None)) if len(fresh) else set()
     others = [scenario_slug(dict(zip(keys, k))) for k in stats.key_tuples() if k not in done]
-    earlier = run_dir.read_checkpoints(others) if others else pd.DataFrame()
+    earlier = run_dir.read_checkpoints(others, checkpoint_schema) if others else pd.DataFrame()
     parts = [part for part in (fresh, earlier) if len(part)]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     wanted = pd.DataFrame(stats.key_tuples(), columns=config.scenario_keys)

@@ -4,16 +4,20 @@ Layout under ``output.path`` (a filesystem path the driver and every executor sh
 ``/dbfs`` or ``/Volumes``)::
 
     runs/<run_id>/manifest.json       kind, status, config, counts, data fingerprint (replaced atomically)
-    runs/<run_id>/checkpoints/*.parquet  one file per scenario, written by executors as each one finishes
+    runs/<run_id>/checkpoints/*.json  one result row per scenario, written by executors as each one finishes
     runs/<run_id>/models/<scenario>/   MLflow pyfunc model per scenario
     runs/<run_id>/results/            training results table (swapped in whole at the end)
     runs/<run_id>/predictions/        prediction table (prediction jobs)
 
 A checkpoint is named by its scenario, so a rerun replaces it: a resumed run can neither lose nor duplicate
-a scenario. Tables are written to a hidden sibling and renamed into place, so readers never see half a table.
+a scenario. It is one small JSON object (readable with ``jq`` while a job runs): a one-row parquet file cost
+5-18 ms per scenario, JSON well under one. Tables are written to a hidden sibling and renamed into place, so
+readers never see half a table.
 """
 from __future__ import annotations
 
+import datetime
+import decimal
 import glob
 import json
 import os
@@ -22,9 +26,9 @@ import time
 import uuid
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from automl.errors import AutoMLError
 
@@ -64,29 +68,66 @@ class RunDirectory:
         os.replace(staging, os.path.join(self.root, "manifest.json"))
         return manifest
 
-    def read_checkpoints(self, slugs: list[str] | None = None) -> pd.DataFrame:
-        """Every scenario row written so far (one per scenario), or only those of the scenarios ``slugs``."""
+    def read_checkpoints(self, slugs: list[str] | None = None, schema: pa.Schema | None = None) -> pd.DataFrame:
+        """Every scenario row written so far (one per scenario), or only those of the scenarios ``slugs``.
+
+        With ``schema`` (the results table's), columns get its types back (JSON has no dates or timestamps).
+        """
         if slugs is None:
-            files = sorted(glob.glob(os.path.join(self.checkpoints, "*.parquet")))
+            files = sorted(glob.glob(os.path.join(self.checkpoints, f"*{_CHECKPOINT}")))
         else:
-            files = [f for f in (os.path.join(self.checkpoints, f"{slug}.parquet") for slug in slugs)
+            files = [f for f in (os.path.join(self.checkpoints, f"{slug}{_CHECKPOINT}") for slug in slugs)
                      if os.path.exists(f)]
-        if not files:
+        records = []
+        for path in files:
+            with open(path, encoding="utf-8") as handle:
+                records.append(json.load(handle))
+        if not records:
             return pd.DataFrame()
-        return pa.concat_tables([pq.read_table(f) for f in files], promote_options="permissive").to_pandas()
+        if schema is None:
+            return pd.DataFrame.from_records(records)
+        return pa.table({f.name: _typed([r.get(f.name) for r in records], f.type) for f in schema}).to_pandas()
 
     def count_checkpoints(self) -> int:
         try:
-            return sum(1 for name in os.listdir(self.checkpoints) if name.endswith(".parquet"))
+            return sum(1 for name in os.listdir(self.checkpoints) if name.endswith(_CHECKPOINT))
         except FileNotFoundError:
             return 0
 
 
-def write_checkpoint(directory: str, slug: str, row: pd.DataFrame, schema: pa.Schema) -> None:
+_CHECKPOINT = ".json"
+
+
+def write_checkpoint(directory: str, slug: str, row: dict[str, Any]) -> None:
     """Atomically write one scenario's result row (executor side)."""
     staging = os.path.join(directory, f".{slug}.{uuid.uuid4().hex}.tmp")
-    pq.write_table(pa.Table.from_pandas(row, schema=schema, preserve_index=False), staging)
-    os.replace(staging, os.path.join(directory, f"{slug}.parquet"))
+    with open(staging, "w", encoding="utf-8") as handle:
+        json.dump(row, handle, default=_json_value)
+    os.replace(staging, os.path.join(directory, f"{slug}{_CHECKPOINT}"))
+
+
+def _json_value(value: Any) -> Any:
+    """What ``json`` cannot write by itself: numpy scalars and arrays, dates and timestamps, decimals."""
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    if isinstance(value, (datetime.date, datetime.datetime, pd.Timestamp)):
+        return value.isoformat()
+    if isinstance(value, decimal.Decimal):
+        return str(value)
+    raise TypeError(f"checkpoint value of type {type(value).__name__} is not supported: {value!r}")
+
+
+def _typed(values: list[Any], kind: pa.DataType) -> pa.Array:
+    """``values`` as an Arrow array of ``kind``; ISO strings (dates, timestamps, decimals) are parsed."""
+    try:
+        return pa.array(values, type=kind)
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        parsed = pa.array(values)
+    if pa.types.is_timestamp(kind) and kind.tz:  # naive ISO strings, as pandas gives Spark timestamps: UTC
+        parsed = parsed.cast(pa.timestamp(kind.unit))
+    return parsed.cast(kind)
 
 
 def swap_into_place(staging: str, final: str) -> None:

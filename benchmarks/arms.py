@@ -3,7 +3,7 @@
 Per-scenario work, identical in every arm: ``train_scenario`` (split, featuretools, selection, hyperopt,
 refit, metrics) with ``threads=1``, then publishing through the framework's own
 :class:`~automl.tracking.ModelPublisher` (pyfunc model saved to disk, MLflow child run under a parent run
-in the same tracking store), then one parquet checkpoint row per scenario. Only the driver around it
+in the same tracking store), then one checkpoint row per scenario. Only the driver around it
 differs: a Python loop, joblib over every core, or ``automl.api.train`` on Spark.
 
 Floors for the overhead variant: a plain pandas ``groupby`` loop calling a trivial fit, and a bare
@@ -11,6 +11,7 @@ Floors for the overhead variant: a plain pandas ``groupby`` loop calling a trivi
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -19,7 +20,6 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from automl.config import Config
 from automl.outputs import RunDirectory, write_checkpoint
@@ -64,9 +64,7 @@ class ScenarioWork:
         checkpoint = 0.0
         if self.checkpoints is not None:
             written = time.perf_counter()
-            table = pd.DataFrame([row])
-            write_checkpoint(self.checkpoints, scenario_slug(keys), table,
-                             pa.Schema.from_pandas(table, preserve_index=False))
+            write_checkpoint(self.checkpoints, scenario_slug(keys), row)
             checkpoint = time.perf_counter() - written
         row.update(work_seconds=time.perf_counter() - started, checkpoint_seconds=checkpoint, worker_pid=os.getpid(),
                    finished_at=time.time())
@@ -138,14 +136,13 @@ def run_framework(config: Config, spark: Any) -> ArmResult:
 
 def _checkpoint_times(directory: str, keys: list[str]) -> pd.DataFrame:
     """When each scenario finished: its checkpoint's modification time (written right at the end)."""
-    import pyarrow.parquet as pq
-
     records = []
     for name in os.listdir(directory):
-        if name.endswith(".parquet"):
+        if name.endswith(".json"):
             path = os.path.join(directory, name)
-            table = pq.read_table(path, columns=keys)
-            records.append({**table.to_pylist()[0], "finished_at": os.stat(path).st_mtime})
+            with open(path, encoding="utf-8") as handle:
+                row = json.load(handle)
+            records.append({**{k: row[k] for k in keys}, "finished_at": os.stat(path).st_mtime})
     return pd.DataFrame(records, columns=[*keys, "finished_at"])
 
 

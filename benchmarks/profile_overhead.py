@@ -80,7 +80,7 @@ _DRIVER_COMPONENTS = [
     ("  train_all", "runner.py", "train_all"),
     ("    plan_partitions", "planning.py", "plan_partitions"),
     ("    distribute (bucket values job + mapping frame)", "planning.py", "distribute"),
-    ("      _values_landing_in_each_partition (a Spark job)", "planning.py", "_values_landing_in_each_partition"),
+    ("      bucket_values (Spark's hash, in Python)", "planning.py", "bucket_values"),
     ("    DataFrame.collect (the training job)", "sql/classic/dataframe.py", "collect"),
     ("  _current_rows (read every checkpoint back)", "api.py", "_current_rows"),
     ("    RunDirectory.read_checkpoints", "outputs.py", "read_checkpoints"),

@@ -146,7 +146,7 @@ def run_variant(variant: str, args: argparse.Namespace, *, cores: int, spark: An
         figures["arms"][name]["ratio_to_joblib"] = round(arm.wall_seconds / joblib_wall, 3)
     figures["work"] = _work(arms["sequential"].rows, workload.n_scenarios, cores)
     figures["framework"] = _framework_figures(arms["framework"], stages, workload.rows_by_scenario, cores,
-                                              config("framework").execution.partitions_per_core)
+                                              config("framework").execution)
     figures["joblib_timeline"] = _timeline(arms["joblib"].rows, "work_seconds", cores)
     figures["targets"] = _targets(variant, figures, arms, cores, workload.n_scenarios)
     figures["seconds"] = round(time.perf_counter() - started, 1)
@@ -198,18 +198,18 @@ def _work(rows: pd.DataFrame, n_scenarios: int, cores: int) -> dict[str, Any]:
 
 
 def _framework_figures(arm: ArmResult, stages: StageSampler, rows_by_scenario: dict[int, int], cores: int,
-                       partitions_per_core: int) -> dict[str, Any]:
+                       execution: Any) -> dict[str, Any]:
     from automl.spark.planning import plan_partitions
 
     plan = plan_partitions({(k,): n for k, n in rows_by_scenario.items()}, cores=cores,
-                           partitions_per_core=partitions_per_core)
+                           partitions_per_core=execution.partitions_per_core, pack_rows=execution.pack_rows)
     stage_list = stages.stages()
     # The training stage is the one that ran longest (most status-tracker samples).
     samples = {s["stage"]: sum(1 for _, stage, _ in stages.trace if stage == s["stage"]) for s in stage_list}
     training = max(stage_list, key=lambda s: samples[s["stage"]], default=None)
     rows = arm.rows
     per_partition = rows.groupby("partition_id")["seconds_total"].agg(["count", "sum"]).round(2)
-    return {"plan": {"partitions": plan.n_partitions, "expected_imbalance": round(plan.imbalance(cores), 3),
+    return {"plan": {"partitions": plan.n_partitions, "groups": plan.n_packs, "expected_imbalance": round(plan.imbalance(cores), 3),
                      "bucket_loads_rows": list(plan.loads)},
             "stages": stage_list,
             "training_stage": training,
@@ -317,7 +317,8 @@ def _print_variant(variant: str, figures: dict[str, Any]) -> None:
          f"publish/checkpoint {work['publish_and_checkpoint_mean_ms']:.1f}; total {work['total_seconds']:.1f}s, "
          f"largest {work['largest_seconds']:.2f}s")
     plan = framework["plan"]
-    _say(f"plan: {plan['partitions']} partitions, expected imbalance {plan['expected_imbalance']:.2f}x; "
+    _say(f"plan: {plan['partitions']} partitions, {plan['groups']} groups, "
+         f"expected imbalance {plan['expected_imbalance']:.2f}x; "
          f"training stage {framework['training_stage']}")
     _say("tasks per stage: " + ", ".join(f"{s['name']}:{s['tasks']}" for s in framework["stages"]))
     _say(f"training stage busy: {framework['training_stage_busy']}")

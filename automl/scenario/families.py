@@ -15,12 +15,14 @@ __all__ = ["FAMILIES", "ModelFamily"]
 
 @dataclass(frozen=True)
 class ModelFamily:
-    """A tunable estimator family; ``space`` maps parameter names to distributions."""
+    """A tunable estimator family; ``space`` maps parameter names to distributions, ``modules`` are the
+    libraries ``build`` imports (Spark's Python workers import them ahead of the first scenario)."""
 
     name: str
     tasks: frozenset[str]
     space: dict[str, Distribution]
     build: Callable[[str, dict[str, Any], int, int], Any]
+    modules: tuple[str, ...] = ()
 
     @property
     def param_names(self) -> frozenset[str]:
@@ -72,6 +74,7 @@ FAMILIES: dict[str, ModelFamily] = {
                 "reg_lambda": Float(1e-3, 10.0, log=True),
             },
             _lightgbm,
+            ("lightgbm",),
         ),
         ModelFamily(
             "random_forest",
@@ -83,12 +86,14 @@ FAMILIES: dict[str, ModelFamily] = {
                 "max_features": Float(0.3, 1.0),
             },
             _random_forest,
+            ("sklearn.ensemble",),
         ),
         ModelFamily(
             "linear",
             frozenset({"regression", "classification"}),
             {"alpha": Float(1e-3, 100.0, log=True)},
             _linear,
+            ("sklearn.impute", "sklearn.linear_model", "sklearn.pipeline", "sklearn.preprocessing"),
         ),
     )
 }

@@ -1,8 +1,9 @@
-"""Training and prediction over all scenarios with ``groupBy(bucket, keys).applyInPandas``.
+"""Training and prediction over all scenarios with ``groupBy(bucket, pack).applyInPandas``.
 
 The driver does one cheap aggregation (rows, target range, distinct times, a content fingerprint per
-scenario), rejects scenarios that cannot be modelled with a reason, plans partitions, then runs the pandas
-pipeline for the rest. Executors write each scenario's row as soon as it finishes (see :mod:`automl.outputs`).
+scenario), rejects scenarios that cannot be modelled with a reason, plans partitions and packs (see
+:mod:`automl.spark.planning`), then runs the pandas pipeline for the rest, one scenario at a time inside each
+pack. Executors write each scenario's row as soon as it finishes (see :mod:`automl.outputs`).
 """
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ import socket
 import threading
 import time
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterator
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -26,9 +27,9 @@ from automl.results import prediction_columns, result_columns, to_ddl
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
 from automl.scenario.pipeline import STEPS, Published, ScenarioContext, predict_scenario, train_scenario
 from automl.scenario.split import holdout_rows
-from automl.spark.planning import BUCKET, distribute, plan_partitions
+from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions
 
-__all__ = ["ScenarioStats", "predict_all", "scenario_stats", "train_all"]
+__all__ = ["ScenarioStats", "predict_all", "result_arrow_schema", "scenario_stats", "scenarios_of", "train_all"]
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,8 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     rows_by_key = dict(zip(stats.key_tuples(), stats.frame["rows"].astype(int)))
     fingerprints = dict(zip(stats.key_tuples(), stats.frame["fingerprint"]))
     plan = plan_partitions({k: rows_by_key[k] for k in todo}, cores=cores,
-                           partitions_per_core=config.execution.partitions_per_core)
+                           partitions_per_core=config.execution.partitions_per_core,
+                           pack_rows=config.execution.pack_rows)
     log.info("plan: %s", plan.describe(cores))
     wanted = set(todo)
     key_rows = [r for r in stats.frame[keys].to_dict("records") if tuple(r[k] for k in keys) in wanted]
@@ -110,7 +112,7 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     udf = _TrainGroup(context, keys, schema, run_dir.checkpoints, {k: v for k, v in fingerprints.items()
                                                                     if k in wanted}, attempt)
     with _Progress(run_dir, already=run_dir.count_checkpoints(), total=len(stats.frame)):
-        rows = distributed.groupBy(BUCKET, *keys).applyInPandas(_one_argument(udf), schema).collect()
+        rows = distributed.groupBy(BUCKET, PACK).applyInPandas(_one_argument(udf), schema).collect()
     return [r.asDict(recursive=True) for r in rows]
 
 
@@ -118,7 +120,6 @@ def skipped_rows(spark: SparkSession, reasons: dict[tuple, str], stats: Scenario
                  run_dir: RunDirectory, key_types: dict[str, str], attempt: int) -> list[dict[str, Any]]:
     """Result rows for scenarios rejected before training; checkpointed like any other row."""
     schema = _schema(spark, to_ddl(result_columns(config, key_types)))
-    arrow_schema = _arrow(schema)
     by_key = {k: r for k, r in zip(stats.key_tuples(), stats.frame.to_dict("records"))}
     rows = []
     for key, reason in reasons.items():
@@ -127,8 +128,7 @@ def skipped_rows(spark: SparkSession, reasons: dict[tuple, str], stats: Scenario
                    error_type="DataValidation", primary_metric=config.primary_metric,
                    n_rows=int(by_key[key]["rows"]), data_fingerprint=by_key[key]["fingerprint"],
                    executor_id="driver", attempt=attempt)
-        write_checkpoint(run_dir.checkpoints, scenario_slug(dict(zip(config.scenario_keys, key))),
-                         pd.DataFrame([row]), arrow_schema)
+        write_checkpoint(run_dir.checkpoints, scenario_slug(dict(zip(config.scenario_keys, key))), row)
         rows.append(row)
     return rows
 
@@ -141,12 +141,13 @@ def predict_all(spark: SparkSession, master: DataFrame, config: Config, *, model
     column_types.setdefault(config.target, target_type)
     schema = _schema(spark, to_ddl(prediction_columns(config, column_types)))
     rows_by_key = dict(zip(stats.key_tuples(), stats.frame["rows"].astype(int)))
-    plan = plan_partitions(rows_by_key, cores=cores, partitions_per_core=config.execution.partitions_per_core)
+    plan = plan_partitions(rows_by_key, cores=cores, partitions_per_core=config.execution.partitions_per_core,
+                           pack_rows=config.execution.pack_rows)
     log.info("prediction plan: %s", plan.describe(cores))
     _limit_arrow_batches(spark, config)
     distributed = distribute(spark, master, plan, keys, stats.frame[keys].to_dict("records"))
     udf = _PredictGroup(config, keys, schema, models, threads)
-    return distributed.groupBy(BUCKET, *keys).applyInPandas(_one_argument(udf), schema)
+    return distributed.groupBy(BUCKET, PACK).applyInPandas(_one_argument(udf), schema)
 
 
 class _TrainGroup:
@@ -157,19 +158,20 @@ class _TrainGroup:
         self.context, self.keys, self.schema = context, keys, schema
         self.checkpoints, self.fingerprints, self.attempt = checkpoints, fingerprints, attempt
 
-    def __call__(self, group: pd.DataFrame) -> pd.DataFrame:
-        keys = {k: to_python(group[k].iloc[0]) for k in self.keys}
-        frame = group.drop(columns=[BUCKET])
+    def __call__(self, pack: pd.DataFrame) -> pd.DataFrame:
+        rows = [self._train(keys, frame) for keys, frame in scenarios_of(pack, self.keys)]
+        return pd.DataFrame(rows, columns=self.schema.fieldNames())
+
+    def _train(self, keys: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         log.info("training scenario %s (%d rows)", scenario_label(keys), len(frame))
         row = {**_blank_row(self.schema), **train_scenario(frame, keys, self.context)}
         row.update(data_fingerprint=self.fingerprints.get(tuple(keys.values()), ""), executor_id=executor_id(),
                    partition_id=_partition_id(), attempt=self.attempt)
-        result = pd.DataFrame([row])[self.schema.fieldNames()]
         try:
-            write_checkpoint(self.checkpoints, scenario_slug(keys), result, _arrow(self.schema))
+            write_checkpoint(self.checkpoints, scenario_slug(keys), row)
         except OSError as exc:  # the row still reaches the driver through Spark
             log.warning("checkpoint of %s failed: %s", scenario_label(keys), exc)
-        return result
+        return row
 
 
 class _PredictGroup:
@@ -179,12 +181,14 @@ class _PredictGroup:
                  threads: int) -> None:
         self.config, self.keys, self.schema, self.models, self.threads = config, keys, schema, models, threads
 
-    def __call__(self, group: pd.DataFrame) -> pd.DataFrame:
+    def __call__(self, pack: pd.DataFrame) -> pd.DataFrame:
+        scored = [self._predict(keys, frame) for keys, frame in scenarios_of(pack, self.keys)]
+        return pd.concat(scored, ignore_index=True) if len(scored) > 1 else scored[0]
+
+    def _predict(self, keys: dict[str, Any], frame: pd.DataFrame) -> pd.DataFrame:
         from automl.scenario.resources import limit_threads
         from automl.tracking import load_scenario_model
 
-        keys = {k: to_python(group[k].iloc[0]) for k in self.keys}
-        frame = group.drop(columns=[BUCKET])
         model_ref = self.models.get(tuple(keys.values()))
         try:
             if model_ref is None:
@@ -202,6 +206,21 @@ class _PredictGroup:
             if name not in scored.columns:
                 scored[name] = None
         return scored[self.schema.fieldNames()]
+
+
+def scenarios_of(pack: pd.DataFrame, keys: list[str]) -> Iterator[tuple[dict[str, Any], pd.DataFrame]]:
+    """The scenarios of one ``applyInPandas`` group: ``(key values, rows)`` without the planning columns.
+
+    A pack holding one scenario (every large one) is passed on as it is: splitting would copy its rows.
+    Null key values form their own scenario, as they do in Spark's aggregation.
+    """
+    del pack[BUCKET], pack[PACK]  # in place: pandas splits the block rather than copying the rows
+    groups = pack.groupby(keys, sort=False, dropna=False)
+    if groups.ngroups == 1:
+        yield {k: to_python(pack[k].iloc[0]) for k in keys}, pack
+        return
+    for _, frame in groups:
+        yield {k: to_python(frame[k].iloc[0]) for k in keys}, frame
 
 
 class _Progress:
@@ -280,10 +299,11 @@ def _schema(spark: SparkSession, ddl: str) -> StructType:
     return spark.createDataFrame([], ddl).schema
 
 
-def _arrow(schema: StructType):
+def result_arrow_schema(spark: SparkSession, config: Config, key_types: dict[str, str]):
+    """The results table's schema in Arrow terms: what checkpoints are read back as."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(schema, timezone="UTC")
+    return to_arrow_schema(_schema(spark, to_ddl(result_columns(config, key_types))), timezone="UTC")
 
 
 def _blank_row(schema: StructType) -> dict[str, Any]:

@@ -92,7 +92,7 @@ def test_killed_python_workers_and_injected_faults(standalone, wheel, many_scena
     killed: list[tuple[int, str]] = []
     try:
         def finished() -> int:
-            return sum(1 for _ in output.glob("demand/runs/*/checkpoints/*.parquet"))
+            return sum(1 for _ in output.glob("demand/runs/*/checkpoints/*.json"))
 
         # A few scenarios are done and worker-0's executor is busy in Python: kill every Python process it has.
         wait_for(lambda: finished() >= 3 and python_workers(victim), timeout=180,

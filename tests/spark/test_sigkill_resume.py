@@ -48,7 +48,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     deadline = time.monotonic() + 300
     checkpoints: list[str] = []
     while time.monotonic() < deadline and driver.poll() is None:
-        checkpoints = glob.glob(str(tmp_path / "out" / "runs" / "*" / "checkpoints" / "*.parquet"))
+        checkpoints = glob.glob(str(tmp_path / "out" / "runs" / "*" / "checkpoints" / "*.json"))
         if len(checkpoints) >= 5:
             break
         time.sleep(0.2)
@@ -58,7 +58,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
 
     run_dir = os.path.dirname(os.path.dirname(checkpoints[0]))
     run_id = os.path.basename(run_dir)
-    done_before = {os.path.basename(p) for p in glob.glob(os.path.join(run_dir, "checkpoints", "*.parquet"))}
+    done_before = {os.path.basename(p) for p in glob.glob(os.path.join(run_dir, "checkpoints", "*.json"))}
     assert 0 < len(done_before) < N_SCENARIOS
     assert not os.path.exists(os.path.join(run_dir, "results")), "readers must never see a partial table"
 

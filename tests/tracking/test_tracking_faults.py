@@ -321,7 +321,7 @@ def test_server_lost_mid_run_loses_nothing_and_resume_uploads_the_rest(mlflow_se
     train = subprocess.Popen(cli_command("train", "--config", str(config)), cwd=tmp_path, env=cli_env(),
                              stdout=subprocess.PIPE, stderr=open(tmp_path / "train.log", "w"), text=True)
     try:
-        _wait_for(lambda: len(glob.glob(str(tmp_path / "out" / "runs" / "*" / "checkpoints" / "*.parquet"))) >= 10,
+        _wait_for(lambda: len(glob.glob(str(tmp_path / "out" / "runs" / "*" / "checkpoints" / "*.json"))) >= 10,
                   timeout=300, alive=lambda: train.poll() is None, what="the first 10 scenarios")
         mlflow_server.stop()
         stdout, _ = train.communicate(timeout=600)

@@ -1,0 +1,99 @@
+"""Scenario-to-partition planning: the plan's promises, checked on the plan and on a real Spark shuffle."""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pandas as pd
+import pytest
+from pyspark.sql import functions as F
+
+from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions, spark_hash_long
+from automl.spark.runner import scenarios_of
+
+
+def _sizes(n: int, seed: int = 0) -> dict[tuple, int]:
+    rng = random.Random(seed)
+    return {(f"s{i:04d}",): rng.choice([20, 50, 300, 3000]) for i in range(n)}
+
+
+def test_every_scenario_is_planned_once_and_heavy_buckets_come_first():
+    rows = _sizes(500)
+    plan = plan_partitions(rows, cores=2, partitions_per_core=4, pack_rows=1000)
+    assert set(plan.assignment) == set(rows) == set(plan.packs)
+    assert plan.n_partitions == 8
+    assert list(plan.loads) == sorted(plan.loads, reverse=True)
+    assert plan.imbalance(2) < 1.01
+
+
+def test_a_scenario_bigger_than_an_even_share_has_a_partition_to_itself():
+    rows = {("big",): 100_000, **{(f"s{i}",): 100 for i in range(40)}}
+    plan = plan_partitions(rows, cores=2, partitions_per_core=4)
+    big = plan.assignment[("big",)]
+    assert [k for k, b in plan.assignment.items() if b == big] == [("big",)]
+    assert big == 0  # the heaviest bucket starts first
+    assert "largest scenario ('big',) (100000 rows)" in plan.describe(2)
+
+
+def test_packs_stay_within_one_bucket_and_under_the_row_cap():
+    rows = _sizes(400, seed=3)
+    plan = plan_partitions(rows, cores=2, partitions_per_core=4, pack_rows=1000)
+    members: dict[int, list[tuple]] = {}
+    for key, pack in plan.packs.items():
+        members.setdefault(pack, []).append(key)
+    for keys in members.values():
+        assert len({plan.assignment[k] for k in keys}) == 1
+        assert sum(rows[k] for k in keys) <= 1000 or len(keys) == 1
+
+
+def test_tiny_scenarios_share_one_group_per_partition():
+    plan = plan_partitions({(i,): 20 for i in range(400)}, cores=2, partitions_per_core=4, pack_rows=1000)
+    assert plan.n_partitions == 8 and plan.n_packs == 8
+
+
+def test_pack_rows_one_sends_every_scenario_alone():
+    rows = _sizes(50)
+    plan = plan_partitions(rows, cores=2, pack_rows=1)
+    assert plan.n_packs == len(rows)
+
+
+def test_bucket_hash_is_sparks_own(spark):
+    values = [0, 1, -1, 7, 42, 2**31 - 1, -(2**31), 2**40 + 3, -(2**63), 2**63 - 1,
+              *(random.Random(1).randrange(-(2**63), 2**63) for _ in range(200))]
+    frame = spark.createDataFrame([(v,) for v in values], "v long").select("v", F.hash("v").alias("h"))
+    assert {r["v"]: r["h"] for r in frame.collect()} == {v: spark_hash_long(v) for v in values}
+
+
+def test_each_bucket_lands_in_its_own_partition_despite_adaptive_execution(spark):
+    rows = {(i,): 10 + i for i in range(30)}
+    plan = plan_partitions(rows, cores=2, partitions_per_core=4, pack_rows=40)
+    master = spark.createDataFrame([(i, float(j)) for i in range(30) for j in range(10 + i)], "key long, x double")
+    spark.conf.set("spark.sql.adaptive.enabled", "true")
+    placed = (distribute(spark, master, plan, ["key"], [{"key": k[0]} for k in rows])
+              .withColumn("partition", F.spark_partition_id())
+              .groupBy("key", BUCKET, PACK, "partition").agg(F.count(F.lit(1)).alias("rows"))
+              .toPandas())
+    assert len(placed) == 30 and placed["rows"].sum() == master.count()
+    for r in placed.to_dict("records"):
+        assert r["partition"] == plan.assignment[(r["key"],)]
+        assert r[PACK] == plan.packs[(r["key"],)]
+
+
+def test_scenarios_of_splits_a_pack_and_keeps_null_keys():
+    pack = pd.DataFrame({"store": ["a", "a", None, "b", None], "item": [1, 1, 2, 1, 2], "y": np.arange(5.0),
+                         BUCKET: 3, PACK: 7})
+    found = {tuple(keys.values()): frame["y"].tolist() for keys, frame in scenarios_of(pack, ["store", "item"])}
+    assert found == {("a", 1): [0.0, 1.0], (None, 2): [2.0, 4.0], ("b", 1): [3.0]}
+
+
+def test_a_single_scenario_pack_is_not_copied():
+    pack = pd.DataFrame({"store": ["a"] * 4, "y": np.arange(4.0), BUCKET: 0, PACK: 0})
+    [(keys, frame)] = list(scenarios_of(pack, ["store"]))
+    assert keys == {"store": "a"} and frame is pack and list(frame.columns) == ["store", "y"]
+    assert np.shares_memory(frame["y"].to_numpy(), pack["y"].to_numpy())
+
+
+@pytest.mark.parametrize("n", [1, 2, 8, 13])
+def test_plan_with_fewer_scenarios_than_slots(n):
+    plan = plan_partitions({(i,): 100 for i in range(n)}, cores=2, partitions_per_core=4)
+    assert plan.n_partitions == min(n, 8)
