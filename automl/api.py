@@ -264,7 +264,7 @@ def _relog_models(previous: pd.DataFrame, config: Config, publisher: ModelPublis
         log.info("re-logged %d models whose MLflow logging had failed", len(pending))
 
 
-def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: list[dict[str, Any]],
+def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: pd.DataFrame,
                   checkpoint_schema: pa.Schema) -> pd.DataFrame:
     """Exactly one row per scenario of this run's input.
 
@@ -273,11 +273,10 @@ def _current_rows(run_dir: RunDirectory, stats: Any, config: Config, trained: li
     2.5 ms per scenario once the job is over (25 s at 10,000 scenarios).
     """
     keys = config.scenario_keys
-    fresh = pd.DataFrame(trained)
-    done = set(fresh[keys].itertuples(index=False, name=None)) if len(fresh) else set()
+    done = set(trained[keys].itertuples(index=False, name=None)) if len(trained) else set()
     others = [scenario_slug(dict(zip(keys, k))) for k in stats.key_tuples() if k not in done]
     earlier = run_dir.read_checkpoints(others, checkpoint_schema) if others else pd.DataFrame()
-    parts = [part for part in (fresh, earlier) if len(part)]
+    parts = [part for part in (trained, earlier) if len(part)]
     rows = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame()
     wanted = pd.DataFrame(stats.key_tuples(), columns=config.scenario_keys)
     if rows.empty:

@@ -7,6 +7,7 @@ pack. Executors write each scenario's row as soon as it finishes (see :mod:`auto
 """
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -91,11 +92,11 @@ def unmodellable(stats: ScenarioStats, config: Config) -> dict[tuple, str]:
 
 def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir: RunDirectory,
               stats: ScenarioStats, todo: list[tuple], threads: int, cores: int, deadline: float | None,
-              publish: Callable[[dict[str, Any], Any], Published] | None, attempt: int) -> list[dict[str, Any]]:
+              publish: Callable[[dict[str, Any], Any], Published] | None, attempt: int) -> pd.DataFrame:
     """Train the scenarios in ``todo``; returns their result rows (also checkpointed one by one)."""
     keys = config.scenario_keys
     if not todo:
-        return []
+        return pd.DataFrame()
     rows_by_key = dict(zip(stats.key_tuples(), stats.frame["rows"].astype(int)))
     fingerprints = dict(zip(stats.key_tuples(), stats.frame["fingerprint"]))
     plan = plan_partitions({k: rows_by_key[k] for k in todo}, cores=cores,
@@ -112,8 +113,8 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     udf = _TrainGroup(context, keys, schema, run_dir.checkpoints, {k: v for k, v in fingerprints.items()
                                                                     if k in wanted}, attempt)
     with _Progress(run_dir, already=run_dir.count_checkpoints(), total=len(stats.frame)):
-        rows = distributed.groupBy(BUCKET, PACK).applyInPandas(_one_argument(udf), schema).collect()
-    return [r.asDict(recursive=True) for r in rows]
+        # Arrow all the way: collect() would build a Row object per scenario on the driver (seconds at 10,000).
+        return distributed.groupBy(BUCKET, PACK).applyInPandas(_one_argument(udf), schema).toPandas()
 
 
 def skipped_rows(spark: SparkSession, reasons: dict[tuple, str], stats: ScenarioStats, config: Config,
@@ -250,10 +251,12 @@ class _Progress:
             log.info("progress: %d/%d scenarios done%s", done, self.total, eta)
 
 
+@functools.lru_cache(maxsize=1)
 def executor_id() -> str:
     """Which executor runs this Python worker: ``<executor>@<host>`` (standalone work dir) or ``jvm-<pid>@<host>``.
 
-    Python workers are not told their executor id, so we identify the JVM that owns this process.
+    Python workers are not told their executor id, so we identify the JVM that owns this process (once: a
+    worker never changes executors).
     """
     host = socket.gethostname()
     cwd = os.getcwd()
