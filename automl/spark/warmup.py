@@ -43,7 +43,11 @@ def pipeline_modules(config: Config) -> list[str]:
 
 def warm_up_workers(spark: SparkSession, config: Config, slots: int) -> threading.Thread | None:
     """Run the import job in a daemon thread (one task per slot); returns the thread, or None when pointless."""
-    if spark.conf.get("spark.python.worker.reuse", "true").lower() != "true":
+    try:
+        reuse = str(spark.conf.get("spark.python.worker.reuse", "true")).lower() == "true"
+    except Exception:  # a Connect server may not show this setting; Spark's default is to reuse
+        reuse = True
+    if not reuse:
         return None  # each task would get a fresh worker: nothing to keep warm
     thread = threading.Thread(target=_run, args=(spark, pipeline_modules(config), slots), daemon=True,
                               name="automl-warm-up")
