@@ -280,8 +280,9 @@ class SparkConfig(_Section):
 class ExecutionConfig(_Section):
     """How scenarios are spread over cores and when a job counts as failed."""
 
-    # Smaller tasks absorb uneven speeds: with 4 per core, 10,000 equal scenarios left one core idle for 10 s.
-    partitions_per_core: Annotated[int, Field(ge=1, le=64)] = 8
+    # Measured (docs/benchmarks.md): 8 per core shortened the idle tail of 10,000 tiny scenarios but cost
+    # 0.1-0.2 s of Python-worker start per extra task, 2 s in a 120-scenario job; 4 was better overall.
+    partitions_per_core: Annotated[int, Field(ge=1, le=64)] = 4
     cores: PositiveInt | None = None
     max_failed_fraction: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
     deadline_seconds: Annotated[float, Field(gt=0)] | None = None

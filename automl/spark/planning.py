@@ -61,7 +61,7 @@ class Plan:
                 f"expected imbalance {self.imbalance(cores):.2f}x")
 
 
-def plan_partitions(rows: dict[Hashable, int], *, cores: int, partitions_per_core: int = 8,
+def plan_partitions(rows: dict[Hashable, int], *, cores: int, partitions_per_core: int = 4,
                     pack_rows: int = 1) -> Plan:
     """Longest-processing-time-first packing of scenarios into buckets, then of each bucket into packs.
 

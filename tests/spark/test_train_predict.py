@@ -104,5 +104,5 @@ def test_same_seed_gives_the_same_results(trained, spark):
 
 def test_scenarios_ran_on_both_cores_as_planned(trained):
     results = _results(trained[1])
-    # 6 scenarios, 2 cores x 8 partitions per core -> one partition per scenario, none coalesced away.
+    # 6 scenarios, 2 cores x 4 partitions per core -> one partition per scenario, none coalesced away.
     assert results["partition_id"].nunique() == len(results)
