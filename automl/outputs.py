@@ -34,6 +34,8 @@ from automl.errors import AutoMLError
 
 __all__ = ["RunDirectory", "latest_run", "read_manifest"]
 
+_CHECKPOINT = ".json"
+
 
 class RunDirectory:
     """Paths and atomic writes for one job run."""
@@ -94,8 +96,6 @@ class RunDirectory:
         except FileNotFoundError:
             return 0
 
-
-_CHECKPOINT = ".json"
 
 
 def write_checkpoint(directory: str, slug: str, row: dict[str, Any]) -> None:

@@ -170,7 +170,7 @@ class _TrainGroup:
                    partition_id=_partition_id(), attempt=self.attempt)
         try:
             write_checkpoint(self.checkpoints, scenario_slug(keys), row)
-        except OSError as exc:  # the row still reaches the driver through Spark
+        except (OSError, TypeError, ValueError) as exc:  # the row still reaches the driver through Spark
             log.warning("checkpoint of %s failed: %s", scenario_label(keys), exc)
         return row
 
