@@ -22,11 +22,11 @@ from automl.config import Config, secret_values
 from automl.data.master import build_master, scenario_filter
 from automl.errors import AutoMLError, DataError
 from automl.outputs import RunDirectory, latest_run, read_manifest, staging_path, swap_into_place, write_checkpoint
-from automl.results import STATUSES, result_columns, to_ddl
+from automl.results import STATUSES
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
 from automl.scenario.pipeline import ScenarioFit, fit_scenario
-from automl.spark.runner import (predict_all, result_arrow_schema, scenario_stats, skipped_rows, train_all,
-                                 unmodellable)
+from automl.spark.runner import (arrow_schema, predict_all, result_schema, scenario_stats, skipped_rows,
+                                 train_all, unmodellable)
 from automl.spark.session import cores_of, get_spark, task_cpus
 from automl.spark.warmup import warm_up_workers
 from automl.tracking import JobRun, ModelPublisher, _redacted
@@ -70,7 +70,7 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
     started = time.time()
     spark = spark or get_spark(config.spark)
     cores = cores_of(spark, config.execution.cores)
-    warm_up_workers(spark, config, slots=max(1, cores // task_cpus(spark)))
+    warm_up_workers(spark, config, cores)
     master = _master(spark, config, scenarios, where, for_prediction=False)
     job = JobRun(config, "train")
     run_id = job.start(resume_run_id=resume)
@@ -88,23 +88,24 @@ def train(config: Config, *, spark: SparkSession | None = None, resume: str | No
         if config.data.snapshot:
             master = _snapshot(spark, master, config, fingerprint)
         reasons = unmodellable(stats, config)
-        checkpoint_schema = result_arrow_schema(spark, config, key_types)
+        schema = result_schema(spark, config, key_types)
+        checkpoint_schema = arrow_schema(schema)
         previous = run_dir.read_checkpoints(schema=checkpoint_schema) if resume else pd.DataFrame()
         finished = _ok_keys(previous, config)
         todo = [k for k in stats.key_tuples() if k not in reasons and k not in finished]
         log.info("%d scenarios: %d to train, %d rejected by validation, %d already done", len(stats.frame),
                  len(todo), len(reasons), len(finished))
-        skipped_rows(spark, {k: r for k, r in reasons.items() if k not in finished}, stats, config, run_dir,
-                     key_types, attempt)
+        skipped_rows({k: r for k, r in reasons.items() if k not in finished}, stats, config, run_dir, schema,
+                     attempt)
         publisher = ModelPublisher(job.uri, job.experiment_id, run_id, run_dir.models, config,
                                    config.mlflow.log_models)
         deadline = started + config.execution.deadline_seconds if config.execution.deadline_seconds else None
-        trained = train_all(spark, master, config, run_dir=run_dir, stats=stats, todo=todo,
+        trained = train_all(spark, master, config, run_dir=run_dir, schema=schema, stats=stats, todo=todo,
                             threads=task_cpus(spark), cores=cores,
                             deadline=deadline, publish=publisher, attempt=attempt)
         _relog_models(previous, config, publisher, run_dir)
         results = _current_rows(run_dir, stats, config, trained, checkpoint_schema)
-        table = spark.createDataFrame(results, schema=to_ddl(result_columns(config, key_types)))
+        table = spark.createDataFrame(results, schema=schema)
         outputs = {"results": _write_table(table, run_dir.table("results"), config, config.output.results_table)}
     except BaseException as exc:
         run_dir.write_manifest(status="failed", finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
@@ -140,7 +141,7 @@ def predict(config: Config, *, spark: SparkSession | None = None, run_id: str | 
     spark = spark or get_spark(config.spark)
     train_run = run_id or latest_run(config.output_path, kind="train")
     cores = cores_of(spark, config.execution.cores)
-    warm_up_workers(spark, config, slots=max(1, cores // task_cpus(spark)))
+    warm_up_workers(spark, config, cores)
     train_dir = RunDirectory(config.output_path, train_run)
     manifest = read_manifest(train_dir.root)
     if manifest.get("kind") != "train":

@@ -30,7 +30,8 @@ from automl.scenario.pipeline import STEPS, Published, ScenarioContext, predict_
 from automl.scenario.split import holdout_rows
 from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions
 
-__all__ = ["ScenarioStats", "predict_all", "result_arrow_schema", "scenario_stats", "scenarios_of", "train_all"]
+__all__ = ["ScenarioStats", "arrow_schema", "predict_all", "result_schema", "scenario_stats", "scenarios_of",
+           "train_all"]
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +92,10 @@ def unmodellable(stats: ScenarioStats, config: Config) -> dict[tuple, str]:
 
 
 def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir: RunDirectory,
-              stats: ScenarioStats, todo: list[tuple], threads: int, cores: int, deadline: float | None,
-              publish: Callable[[dict[str, Any], Any], Published] | None, attempt: int) -> pd.DataFrame:
-    """Train the scenarios in ``todo``; returns their result rows (also checkpointed one by one)."""
+              schema: StructType, stats: ScenarioStats, todo: list[tuple], threads: int, cores: int,
+              deadline: float | None, publish: Callable[[dict[str, Any], Any], Published] | None,
+              attempt: int) -> pd.DataFrame:
+    """Train the scenarios in ``todo``; returns their result rows (``schema``), also checkpointed one by one."""
     keys = config.scenario_keys
     if not todo:
         return pd.DataFrame()
@@ -107,8 +109,6 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     key_rows = [r for r in stats.frame[keys].to_dict("records") if tuple(r[k] for k in keys) in wanted]
     _limit_arrow_batches(spark, config)
     distributed = distribute(spark, master, plan, keys, key_rows)
-    key_types = {f.name: f.dataType.simpleString() for f in master.schema.fields}
-    schema = _schema(spark, to_ddl(result_columns(config, key_types)))
     context = ScenarioContext(config, run_id=run_dir.run_id, threads=threads, deadline=deadline, publish=publish)
     udf = _TrainGroup(context, keys, schema, run_dir.checkpoints, {k: v for k, v in fingerprints.items()
                                                                     if k in wanted}, attempt)
@@ -117,10 +117,9 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
         return distributed.groupBy(BUCKET, PACK).applyInPandas(_one_argument(udf), schema).toPandas()
 
 
-def skipped_rows(spark: SparkSession, reasons: dict[tuple, str], stats: ScenarioStats, config: Config,
-                 run_dir: RunDirectory, key_types: dict[str, str], attempt: int) -> list[dict[str, Any]]:
-    """Result rows for scenarios rejected before training; checkpointed like any other row."""
-    schema = _schema(spark, to_ddl(result_columns(config, key_types)))
+def skipped_rows(reasons: dict[tuple, str], stats: ScenarioStats, config: Config, run_dir: RunDirectory,
+                 schema: StructType, attempt: int) -> list[dict[str, Any]]:
+    """Result rows (``schema``) for scenarios rejected before training; checkpointed like any other row."""
     by_key = {k: r for k, r in zip(stats.key_tuples(), stats.frame.to_dict("records"))}
     rows = []
     for key, reason in reasons.items():
@@ -302,11 +301,16 @@ def _schema(spark: SparkSession, ddl: str) -> StructType:
     return spark.createDataFrame([], ddl).schema
 
 
-def result_arrow_schema(spark: SparkSession, config: Config, key_types: dict[str, str]):
-    """The results table's schema in Arrow terms: what checkpoints are read back as."""
+def result_schema(spark: SparkSession, config: Config, key_types: dict[str, str]) -> StructType:
+    """The results table's schema (one parse per job: rows, checkpoints and the table all use it)."""
+    return _schema(spark, to_ddl(result_columns(config, key_types)))
+
+
+def arrow_schema(schema: StructType):
+    """``schema`` in Arrow terms: what checkpoints are read back as."""
     from pyspark.sql.pandas.types import to_arrow_schema
 
-    return to_arrow_schema(_schema(spark, to_ddl(result_columns(config, key_types))), timezone="UTC")
+    return to_arrow_schema(schema, timezone="UTC")
 
 
 def _blank_row(schema: StructType) -> dict[str, Any]:

@@ -21,6 +21,7 @@ from pyspark.sql import SparkSession
 
 from automl.config import Config
 from automl.scenario.families import FAMILIES
+from automl.spark.session import task_cpus
 
 __all__ = ["pipeline_modules", "warm_up_workers"]
 
@@ -41,14 +42,16 @@ def pipeline_modules(config: Config) -> list[str]:
     return list(dict.fromkeys(modules))
 
 
-def warm_up_workers(spark: SparkSession, config: Config, slots: int) -> threading.Thread | None:
-    """Run the import job in a daemon thread (one task per slot); returns the thread, or None when pointless."""
+def warm_up_workers(spark: SparkSession, config: Config, cores: int) -> threading.Thread | None:
+    """Run the import job in a daemon thread, one task per task slot of ``cores`` (``spark.task.cpus`` each);
+    returns the thread, or None when pointless."""
     try:
         reuse = str(spark.conf.get("spark.python.worker.reuse", "true")).lower() == "true"
     except Exception:  # a Connect server may not show this setting; Spark's default is to reuse
         reuse = True
     if not reuse:
         return None  # each task would get a fresh worker: nothing to keep warm
+    slots = max(1, cores // task_cpus(spark))
     thread = threading.Thread(target=_run, args=(spark, pipeline_modules(config), slots), daemon=True,
                               name="automl-warm-up")
     thread.start()

@@ -25,7 +25,7 @@ def test_the_modules_follow_the_configured_pipeline():
 
 def test_every_slot_imports_them(spark, caplog):
     caplog.set_level(logging.INFO, logger="automl.spark.warmup")
-    thread = warm_up_workers(spark, _config(), slots=2)
+    thread = warm_up_workers(spark, _config(), cores=2)
     assert thread is not None
     thread.join(timeout=300)
     assert not thread.is_alive()
