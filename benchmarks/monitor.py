@@ -76,7 +76,32 @@ class _Peaks:
     workers_seen: set = field(default_factory=set)
 
 
-class MemorySampler:
+class _Poller:
+    """Calls ``poll()`` every ``interval`` seconds in a daemon thread between ``start()`` and ``stop()``;
+    a ``poll()`` that returns False ends the polling."""
+
+    def __init__(self, interval: float) -> None:
+        self.interval = interval
+        self._stop = threading.Event()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            if self.poll() is False:
+                return
+
+    def poll(self) -> bool | None:
+        raise NotImplementedError
+
+
+class MemorySampler(_Poller):
     """Samples resident memory and CPU time of this process, its JVM and every Python worker below them.
 
     Python workers are this process's descendants that run Python (pyspark.daemon forks, loky workers);
@@ -84,9 +109,8 @@ class MemorySampler:
     """
 
     def __init__(self, interval: float = 0.2) -> None:
-        self.interval = interval
+        super().__init__(interval)
         self.peaks = _Peaks()
-        self._stop = threading.Event()
         self._me = psutil.Process()
         # CPU seconds (user + system) per process: at the start, and the latest reading. Their difference,
         # summed, is the CPU the arm used, whatever else the machine was running meanwhile.
@@ -99,20 +123,14 @@ class MemorySampler:
         for process in [self._me, *self._me.children(recursive=True)]:
             with _quiet():
                 self._cpu_start[process.pid] = _cpu(process)
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
-        self._sample()
+        self.stop()
+        self.poll()
 
-    def _run(self) -> None:
-        while not self._stop.wait(self.interval):
-            self._sample()
-
-    def _sample(self) -> None:
+    def poll(self) -> None:
         peaks = self.peaks
         try:
             peaks.driver_mb = max(peaks.driver_mb, self._me.memory_info().rss / 2**20)
@@ -172,7 +190,7 @@ class _quiet:
         return kind is not None and issubclass(kind, psutil.Error)
 
 
-class StageSampler:
+class StageSampler(_Poller):
     """Polls Spark's status tracker: tasks per stage, and how many ran at once over time.
 
     The trace ``(seconds since start, running tasks)`` shows whether every core stayed busy until the end
@@ -180,35 +198,33 @@ class StageSampler:
     """
 
     def __init__(self, spark: Any, group: str, interval: float = 0.25) -> None:
-        self.spark, self.group, self.interval = spark, group, interval
+        super().__init__(interval)
+        self.spark, self.group = spark, group
         self.trace: list[tuple[float, int, int]] = []  # (t, stage id, active tasks)
-        self._stop = threading.Event()
 
     def __enter__(self) -> StageSampler:
         self.spark.sparkContext.setJobGroup(self.group, "benchmark arm")
         self.started = time.monotonic()
         self.started_epoch = time.time()
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        self.start()
         return self
 
     def __exit__(self, *_: object) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        self.stop()
         self.ended = time.monotonic()
         self.spark.sparkContext.setLocalProperty("spark.jobGroup.id", None)
 
-    def _run(self) -> None:
-        tracker = self.spark.sparkContext.statusTracker()
-        while not self._stop.wait(self.interval):
-            try:
-                now = time.monotonic() - self.started
-                for stage in tracker.getActiveStageIds():
-                    info = tracker.getStageInfo(stage)
-                    if info is not None:
-                        self.trace.append((round(now, 2), stage, info.numActiveTasks))
-            except Exception:  # the session may be stopping; the trace is best effort
-                return
+    def poll(self) -> bool:
+        try:
+            tracker = self.spark.sparkContext.statusTracker()
+            now = time.monotonic() - self.started
+            for stage in tracker.getActiveStageIds():
+                info = tracker.getStageInfo(stage)
+                if info is not None:
+                    self.trace.append((round(now, 2), stage, info.numActiveTasks))
+        except Exception:  # the session may be stopping; the trace is best effort
+            return False
+        return True
 
     def stages(self) -> list[dict[str, Any]]:
         tracker = self.spark.sparkContext.statusTracker()
