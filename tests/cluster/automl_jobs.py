@@ -1,7 +1,6 @@
 """The automl jobs the cluster tests run: this checkout's code, the demand example, and checks on a job's output."""
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import pandas as pd
@@ -13,11 +12,6 @@ CONFIG = REPO / "configs" / "demand.yaml"
 # Small but real: every model family, a short tuning loop, the config's own seed.
 SETTINGS = ["--set", "tuning.max_evals=3"]
 TRAIN_TIMEOUT, PREDICT_TIMEOUT = 600, 300
-
-
-def automl_command(*args: str) -> list[str]:
-    """``automl ...`` on this checkout's code (``python -m automl.cli`` with PYTHONPATH set by ``job_env``)."""
-    return [sys.executable, "-m", "automl.cli", *args]
 
 
 def job_env(workspace: Workspace, data: Path, output: Path, *, python_path: Path = REPO) -> dict[str, str]:

@@ -15,7 +15,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_jobs import CONFIG, REPO, SETTINGS, TRAIN_TIMEOUT, automl_command, checked, job_env, read_results
+from automl_jobs import CONFIG, REPO, SETTINGS, TRAIN_TIMEOUT, checked, job_env, read_results
+from process_helpers import automl_command
 from servers import ConnectServer, Job, StandaloneCluster, Workspace, run
 
 

@@ -20,20 +20,13 @@ from pathlib import Path
 from typing import Callable, Sequence
 
 import pyspark
+from process_helpers import LOOPBACK, free_port
 
-__all__ = ["ConnectServer", "Job", "Result", "StandaloneCluster", "Workspace", "free_port", "run", "wait_for"]
+__all__ = ["ConnectServer", "Job", "Result", "StandaloneCluster", "Workspace", "run", "wait_for"]
 
 SPARK_HOME = Path(pyspark.__file__).parent
-LOOPBACK = "127.0.0.1"
 _IDENT = "automl-test"  # names the Connect server's pid and log files
 _CONNECT_CLASS = "org.apache.spark.sql.connect.service.SparkConnectServer"
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now (the OS picks it; a tiny race with other processes remains)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((LOOPBACK, 0))
-        return sock.getsockname()[1]
 
 
 def wait_for(check: Callable[[], bool], *, timeout: float, what: str, logs: Sequence[Path] = (),

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from automl_jobs import (CONFIG, PREDICT_TIMEOUT, SETTINGS, TRAIN_TIMEOUT, assert_every_row_scored, automl_command,
+from automl_jobs import (CONFIG, PREDICT_TIMEOUT, SETTINGS, TRAIN_TIMEOUT, assert_every_row_scored,
                          checked, job_env, read_results)
-from servers import Workspace, free_port, run
+from process_helpers import automl_command, free_port
+from servers import Workspace, run
 
 pytestmark = pytest.mark.cluster
 

@@ -26,7 +26,8 @@ import yaml
 from mlflow.exceptions import InvalidUrlException, MlflowException
 from mlflow.protos.databricks_pb2 import TEMPORARILY_UNAVAILABLE
 from mlflow.tracking import MlflowClient
-from tracking_helpers import cli_command, cli_env, free_port, last_json, run_cli, write_config, write_scenarios
+from process_helpers import automl_command, free_port
+from tracking_helpers import cli_env, last_json, run_cli, write_config, write_scenarios
 
 from automl import tracking
 from automl.config import parse_config
@@ -330,7 +331,7 @@ def test_server_lost_mid_run_loses_nothing_and_resume_uploads_the_rest(mlflow_se
     data_path = tmp_path / "data.parquet"
     write_scenarios(data_path, N_FAULT_SCENARIOS)
     config = write_config(tmp_path / "c.yaml", data=data_path, output=tmp_path / "out", tracking_uri=mlflow_server.url)
-    train = subprocess.Popen(cli_command("train", "--config", str(config)), cwd=tmp_path, env=cli_env(),
+    train = subprocess.Popen(automl_command("train", "--config", str(config)), cwd=tmp_path, env=cli_env(),
                              stdout=subprocess.PIPE, stderr=open(tmp_path / "train.log", "w"), text=True)
     try:
         _wait_for(lambda: len(glob.glob(str(tmp_path / "out" / "runs" / "*" / "checkpoints" / "*.json"))) >= 10,

@@ -9,7 +9,6 @@ import json
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -19,16 +18,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import yaml
+from process_helpers import automl_command, free_port
 
 _ACCESS = re.compile(r'(?P<client>\d+\.\d+\.\d+\.\d+:\d+) - "(?P<method>[A-Z]+) (?P<path>[^ ?"]+)')
 STARTUP_TIMEOUT = 180.0  # a cold start creates the SQLite schema: ~40 s on two busy cores
-
-
-def free_port() -> int:
-    """A loopback port nobody listens on (right now)."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 class MlflowServer:
@@ -143,10 +136,6 @@ def write_config(path: Path, *, data: Path, output: Path, tracking_uri: str, exp
     return path
 
 
-def cli_command(*args: str) -> list[str]:
-    return [sys.executable, "-m", "automl.cli", *args]
-
-
 REPO = Path(__file__).resolve().parents[2]
 
 
@@ -159,7 +148,7 @@ def cli_env() -> dict[str, str]:
 
 def run_cli(*args: str, cwd: Path, timeout: float = 600) -> tuple[subprocess.CompletedProcess, dict]:
     """Run ``automl <args>``; returns the finished process and its last stdout line as JSON."""
-    done = subprocess.run(cli_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True,
+    done = subprocess.run(automl_command(*args), cwd=cwd, env=cli_env(), capture_output=True, text=True,
                           timeout=timeout)
     return done, last_json(done.stdout)
 
