@@ -1,16 +1,28 @@
-"""Result and prediction table schemas, in one place (Spark DDL, so they serve Spark and the docs alike).
+"""The results row: one per scenario and run, its columns and types, and every way a row is made or read.
 
-Training writes one row per scenario; prediction one row per input row. Scenario key columns come first,
-with the types they have in the master DataFrame.
+A fitted scenario, a scenario skipped with a reason and a failed one all become a row here, and a row becomes
+a fit again here (to re-log a model on resume). Columns are Spark DDL types, so the same list serves the
+engine's schema, the checkpoints and the docs. Scenario key columns come first, with their master-frame types.
 """
 from __future__ import annotations
 
-from automl.config import Config
-from automl.scenario.pipeline import STEPS
+import json
+import traceback
+from dataclasses import dataclass
+from typing import Any
 
-__all__ = ["STATUSES", "prediction_columns", "result_columns", "to_ddl"]
+from automl.config import Config
+from automl.errors import ScenarioError
+from automl.scenario.metrics import to_loss
+from automl.scenario.model import ScenarioModel
+from automl.scenario.pipeline import PIPELINE_STEPS, ScenarioFit
+
+__all__ = ["STATUSES", "STEPS", "Published", "blank_row", "fit_from_row", "fit_row", "prediction_columns",
+           "problem_row", "result_columns", "to_ddl"]
 
 STATUSES = ("ok", "failed", "skipped")
+STEPS = (*PIPELINE_STEPS, "publish")
+_TRACEBACK_CHARS = 4000
 
 _RESULT_HEAD = [
     ("run_id", "string"),
@@ -48,6 +60,16 @@ _RESULT_TAIL = [
 ]
 
 
+@dataclass(frozen=True)
+class Published:
+    """Where a scenario's model went; ``logging_error`` is set when MLflow refused it (model kept on disk)."""
+
+    model_path: str = ""
+    model_uri: str = ""
+    mlflow_run_id: str = ""
+    logging_error: str = ""
+
+
 def result_columns(config: Config, key_types: dict[str, str]) -> list[tuple[str, str]]:
     """Columns of the training results table, reported metrics included (``metric_<name>``)."""
     keys = [(k, key_types[k]) for k in config.scenario_keys]
@@ -70,3 +92,47 @@ def prediction_columns(config: Config, column_types: dict[str, str]) -> list[tup
 def to_ddl(columns: list[tuple[str, str]]) -> str:
     """``a long, b string`` for ``applyInPandas`` and ``createDataFrame``."""
     return ", ".join(f"`{name}` {kind}" for name, kind in columns)
+
+
+def blank_row(columns: list[str]) -> dict[str, Any]:
+    """A row of ``columns`` with nothing measured yet: nulls, and zero seconds for every step."""
+    row: dict[str, Any] = dict.fromkeys(columns)
+    row.update({f"seconds_{step}": 0.0 for step in STEPS})
+    return row
+
+
+def fit_row(fit: ScenarioFit, config: Config) -> dict[str, Any]:
+    """The columns a successful fit fills: holdout metrics against the baseline, the model and its sizes."""
+    primary = config.primary_metric
+    columns: dict[str, Any] = {f"metric_{name}": value for name, value in fit.metrics.items()}
+    columns.update(
+        status="ok", error="", error_type="", traceback="",
+        score=fit.metrics[primary], baseline_score=fit.baseline[primary],
+        beats_baseline=bool(to_loss(primary, fit.metrics[primary]) < to_loss(primary, fit.baseline[primary])),
+        best_family=fit.model.family, best_params=json.dumps(fit.model.params, sort_keys=True, default=str),
+        leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
+        n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
+    return columns
+
+
+def problem_row(exc: BaseException) -> dict[str, Any]:
+    """The columns of a scenario that did not train: ``skipped`` with the reason for data it cannot model
+    (:class:`ScenarioError`), ``failed`` with the error and a trimmed traceback for anything else."""
+    if isinstance(exc, ScenarioError):
+        return {"status": "skipped", "error": str(exc), "error_type": type(exc).__name__, "traceback": ""}
+    text = traceback.format_exc()
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc}"[:_TRACEBACK_CHARS],
+            "error_type": type(exc).__name__,
+            "traceback": text if len(text) <= _TRACEBACK_CHARS else "...\n" + text[-_TRACEBACK_CHARS:]}
+
+
+def fit_from_row(model: ScenarioModel, row: dict[str, Any], config: Config) -> ScenarioFit:
+    """A fit as its results row remembers it (to re-log a saved model on resume): the baseline of the primary
+    metric only, since the row keeps no other."""
+    metrics = {k[len("metric_"):]: float(v) for k, v in row.items() if k.startswith("metric_") and v is not None}
+    baseline = {config.primary_metric: float(row["baseline_score"])} if row.get("baseline_score") is not None else {}
+    leaderboard = json.loads(row["leaderboard"]) if row.get("leaderboard") else {}
+    seconds = {k[len("seconds_"):]: float(v) for k, v in row.items()
+               if k.startswith("seconds_") and k not in ("seconds_total", "seconds_publish") and v is not None}
+    return ScenarioFit(model, metrics, baseline, leaderboard, int(row.get("n_evals") or 0), int(row.get("n_rows") or 0),
+                       int(row.get("n_train") or 0), int(row.get("n_test") or 0), int(row.get("seed") or 0), seconds)

@@ -32,7 +32,8 @@ from automl.config import Config, secret_values
 from automl.errors import TrackingError
 from automl.scenario.keys import scenario_label, scenario_slug
 from automl.scenario.model import ScenarioModel
-from automl.scenario.pipeline import Published, ScenarioFit, predict_scenario
+from automl.results import Published, fit_from_row
+from automl.scenario.pipeline import ScenarioFit, predict_scenario
 
 __all__ = ["ModelPublisher", "ScenarioPyfunc", "JobRun", "check_tracking", "load_scenario_model",
            "tracking_uri", "with_retries"]
@@ -279,7 +280,7 @@ class ModelPublisher:
         A run the failed attempt left half-logged is deleted first, so each scenario keeps one child run.
         """
         path = row["model_path"]
-        fit = _fit_from_row(load_scenario_model(path), row, self.config)
+        fit = fit_from_row(load_scenario_model(path), row, self.config)
         return self._publish(keys, fit, path, replace_partial=True)
 
     def _publish(self, keys: dict[str, Any], fit: ScenarioFit, path: str, *,
@@ -497,15 +498,3 @@ def _redacted(node: Any, secrets: frozenset[str]) -> Any:
     if isinstance(node, str) and secrets and any(s in node for s in secrets):
         return "***"
     return node
-
-
-def _fit_from_row(model: ScenarioModel, row: dict[str, Any], config: Config) -> ScenarioFit:
-    """A fit as its results row remembers it: what the first attempt logged, but the baseline of the primary
-    metric only (the row keeps no other)."""
-    metrics = {k[len("metric_"):]: float(v) for k, v in row.items() if k.startswith("metric_") and v is not None}
-    baseline = {config.primary_metric: float(row["baseline_score"])} if row.get("baseline_score") is not None else {}
-    leaderboard = json.loads(row["leaderboard"]) if row.get("leaderboard") else {}
-    seconds = {k[len("seconds_"):]: float(v) for k, v in row.items()
-               if k.startswith("seconds_") and k not in ("seconds_total", "seconds_publish") and v is not None}
-    return ScenarioFit(model, metrics, baseline, leaderboard, int(row.get("n_evals") or 0), int(row.get("n_rows") or 0),
-                       int(row.get("n_train") or 0), int(row.get("n_test") or 0), int(row.get("seed") or 0), seconds)

@@ -1,6 +1,6 @@
 """The competitors of one benchmark run, all doing the same per-scenario work on the same rows.
 
-Per-scenario work, identical in every arm: ``train_scenario`` (split, featuretools, selection, hyperopt,
+Per-scenario work, identical in every arm: ``train_one`` (split, featuretools, selection, hyperopt,
 refit, metrics) with ``threads=1``, then publishing through the framework's own
 :class:`~automl.tracking.ModelPublisher` (pyfunc model saved to disk, MLflow child run under a parent run
 in the same tracking store), then one checkpoint row per scenario. Only the driver around it
@@ -24,7 +24,7 @@ import pandas as pd
 from automl.config import Config
 from automl.outputs import RunDirectory, write_checkpoint
 from automl.scenario.keys import scenario_slug
-from automl.scenario.pipeline import ScenarioContext, train_scenario
+from automl.jobs.scenario_task import ScenarioContext, train_one
 from automl.tracking import JobRun, ModelPublisher
 
 __all__ = ["ArmResult", "ScenarioWork", "run_bare_apply", "run_framework", "run_joblib", "run_pandas_loop",
@@ -60,7 +60,7 @@ class ScenarioWork:
         started = time.perf_counter()
         keys = {self.config.scenario_keys[0]: key.item() if hasattr(key, "item") else key}
         context = ScenarioContext(self.config, run_id=self.run_id, threads=1, publish=self.publisher)
-        row = train_scenario(frame, keys, context)
+        row = train_one(frame, keys, context)
         checkpoint = 0.0
         if self.checkpoints is not None:
             written = time.perf_counter()

@@ -3,7 +3,7 @@
     python benchmarks/profile_overhead.py [--scenarios 300] [--driver-scenarios 2000] [--skip-spark]
 
 1. imports a fresh Python worker pays once (incremental seconds per module, in a subprocess);
-2. the per-scenario body the framework runs in a worker (``train_scenario`` with publishing, then the
+2. the per-scenario body the framework runs in a worker (``train_one`` with publishing, then the
    checkpoint), under cProfile, on the overhead variant's tiny scenarios: milliseconds per scenario for
    each component (split, featuretools setup, hyperopt setup, fits, thread limiting, pyfunc save, MLflow
    run creation / logging / artifact upload / termination, checkpoint write);
@@ -44,7 +44,7 @@ from workload import KEY, Sizes, make_config, write_workload  # noqa: E402
 # shown indented; a parent's time includes its children.
 _COMPONENTS = [
     ("scenario body (train + publish + checkpoint)", "arms.py", "__call__"),
-    ("  train_scenario", "pipeline.py", "train_scenario"),
+    ("  train_one", "scenario_task.py", "train_one"),
     ("    reset_peak_rss + peak_rss_mb (/proc)", "resources.py", "reset_peak_rss"),
     ("    peak_rss_mb", "resources.py", "peak_rss_mb"),
     ("    limit_threads (threadpoolctl)", "resources.py", "limit_threads"),
@@ -191,7 +191,7 @@ def scenario_profile(workdir: str, n: int) -> dict[str, Any]:
 
 
 def _plain_timings(work: Any, groups: list, config: Any) -> dict[str, float]:
-    from automl.scenario.pipeline import ScenarioContext, train_scenario
+    from automl.jobs.scenario_task import ScenarioContext, train_one
     from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 
     out: dict[str, float] = {}
@@ -204,8 +204,8 @@ def _plain_timings(work: Any, groups: list, config: Any) -> dict[str, float]:
     out["  checkpoint write"] = float(frame["checkpoint_seconds"].mean() * 1000)
     started = time.perf_counter()
     for k, g in groups:
-        train_scenario(g, {KEY: int(k)}, ScenarioContext(config, threads=1))
-    out["train_scenario without publishing"] = (time.perf_counter() - started) / len(groups) * 1000
+        train_one(g, {KEY: int(k)}, ScenarioContext(config, threads=1))
+    out["train_one without publishing"] = (time.perf_counter() - started) / len(groups) * 1000
     out["limit_threads(1) enter+exit"] = _time(lambda: _enter_exit(limit_threads(1)), 200)
     out["reset_peak_rss + peak_rss_mb"] = _time(lambda: (reset_peak_rss(), peak_rss_mb()), 500)
     return {k: round(v, 3) for k, v in out.items()}
@@ -283,7 +283,7 @@ def driver_profile(workdir: str, n: int) -> dict[str, Any]:
 # py-spy names frames ``Qualified.name (relative/path.py:line)``.
 _WORKER_MARKERS = [
     ("_TrainGroup.__call__ (framework, per scenario)", "_TrainGroup.__call__", "automl/spark/runner.py"),
-    ("  train_scenario", "train_scenario", "automl/scenario/pipeline.py"),
+    ("  train_one", "train_one", "automl/jobs/scenario_task.py"),
     ("    limit_threads (threadpoolctl)", "limit_threads", "automl/scenario/resources.py"),
     ("    fit_scenario", "fit_scenario", "automl/scenario/pipeline.py"),
     ("    ModelPublisher.__call__ (save + MLflow)", "ModelPublisher.__call__", "automl/tracking.py"),

@@ -1,15 +1,14 @@
-"""One scenario end to end: split -> enrich -> select -> tune -> refit -> evaluate -> publish.
+"""One scenario end to end in pandas: split -> enrich -> select -> tune -> refit -> evaluate.
 
-:func:`train_scenario` never raises: any failure becomes the scenario's row (``failed`` with the error, or
-``skipped`` with the reason when the data cannot be modelled), so one scenario never stops the others.
+:func:`fit_scenario` raises :class:`~automl.errors.ScenarioError` for data it cannot model and lets any other
+failure propagate (``automl debug`` opens a debugger on it); the job layer turns both into the scenario's
+results row (:mod:`automl.results`), so one scenario never stops the others.
 """
 from __future__ import annotations
 
-import json
 import time
-import traceback
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -18,53 +17,18 @@ from automl.config import Config
 from automl.errors import ScenarioError
 from automl.scenario.families import FAMILIES
 from automl.scenario.features import FeatureEnricher
-from automl.scenario.keys import scenario_label, scenario_seed
+from automl.scenario.keys import scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
 from automl.scenario.model import ScenarioModel, class_probabilities, encode_labels
-from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 from automl.scenario.select import select_features
 from automl.scenario.space import to_distribution
 from automl.scenario.split import holdout_split, validation_folds
 from automl.scenario.tuning import make_tuner
 
-__all__ = ["InjectedFault", "Published", "ScenarioContext", "ScenarioFit", "STEPS", "fit_scenario", "predict_scenario",
-           "prepare_rows", "train_scenario"]
+__all__ = ["PIPELINE_STEPS", "ScenarioFit", "Stopwatch", "fit_scenario", "predict_scenario", "prepare_rows"]
 
-STEPS = ("split", "features", "select", "tune", "refit", "evaluate", "publish")
-_TRACEBACK_CHARS = 4000
-
-
-class InjectedFault(RuntimeError):
-    """Raised on purpose by ``execution.fault_injection`` to prove fault isolation."""
-
-
-@dataclass(frozen=True)
-class Published:
-    """Where a scenario's model went; ``logging_error`` is set when MLflow refused it (model kept on disk)."""
-
-    model_path: str = ""
-    model_uri: str = ""
-    mlflow_run_id: str = ""
-    logging_error: str = ""
-
-
-@dataclass(frozen=True)
-class ScenarioContext:
-    """What a scenario needs besides its rows.
-
-    Args:
-        config: the use case.
-        run_id: the training run this scenario belongs to.
-        threads: cores this process owns (``spark.task.cpus`` under Spark); models use exactly these.
-        deadline: epoch seconds after which tuning stops early (global job deadline), or None.
-        publish: saves and logs a fitted scenario; None keeps the model in memory only (debug runs).
-    """
-
-    config: Config
-    run_id: str = ""
-    threads: int = 1
-    deadline: float | None = None
-    publish: Callable[[dict[str, Any], ScenarioFit], Published] | None = None
+# The steps fit_scenario times, in order (the job layer adds its own "publish").
+PIPELINE_STEPS = ("split", "features", "select", "tune", "refit", "evaluate")
 
 
 @dataclass
@@ -83,14 +47,14 @@ class ScenarioFit:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
-class _Stopwatch:
+class Stopwatch:
     """Adds the wall time of each ``with watch("step"):`` block to ``seconds[step]``."""
 
     def __init__(self, seconds: dict[str, float]) -> None:
         self.seconds = seconds
         self._step = ""
 
-    def __call__(self, step: str) -> _Stopwatch:
+    def __call__(self, step: str) -> Stopwatch:
         self._step = step
         return self
 
@@ -128,12 +92,10 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
                  deadline: float | None = None, seconds: dict[str, float] | None = None) -> ScenarioFit:
     """Train, tune and evaluate one scenario; raises :class:`ScenarioError` for data it cannot model."""
     seconds = {} if seconds is None else seconds
-    watch = _Stopwatch(seconds)
+    watch = Stopwatch(seconds)
     seed = scenario_seed(config.tuning.seed, keys)
     if deadline is not None and time.time() >= deadline:
         raise ScenarioError("the job deadline (execution.deadline_seconds) passed before this scenario started")
-    if config.execution.fault_injection and seed / 0x7FFFFFFF < config.execution.fault_injection:
-        raise InjectedFault(f"fault injected into scenario {scenario_label(keys)} (execution.fault_injection)")
     task, target, method = config.task, config.target, config.split_method
     with watch("split"):
         rows = prepare_rows(frame, config, training=True)
@@ -199,36 +161,6 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     leaderboard = {family: _from_loss(primary, loss) for family, loss in result.leaderboard().items()}
     return ScenarioFit(model, metrics, baseline, leaderboard, len(result.trials), len(rows), len(train),
                        len(test), seed, seconds)
-
-
-def train_scenario(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContext) -> dict[str, Any]:
-    """The scenario's result row (see :mod:`automl.results`); never raises."""
-    started = time.perf_counter()
-    reset_peak_rss()
-    seconds: dict[str, float] = {}
-    config = context.config
-    row: dict[str, Any] = {**keys, "run_id": context.run_id, "status": "ok", "error": "", "error_type": "",
-                           "traceback": "", "primary_metric": config.primary_metric, "n_rows": len(frame)}
-    try:
-        with limit_threads(context.threads):
-            fit = fit_scenario(frame, keys, config, threads=context.threads, deadline=context.deadline,
-                               seconds=seconds)
-        row.update(_fit_columns(fit, config))
-        if context.publish is not None:
-            with _Stopwatch(seconds)("publish"):
-                published = context.publish(keys, fit)
-            row.update(model_path=published.model_path, model_uri=published.model_uri,
-                       mlflow_run_id=published.mlflow_run_id, logging_error=published.logging_error)
-    except ScenarioError as exc:
-        row.update(status="skipped", error=str(exc), error_type=type(exc).__name__)
-    except Exception as exc:  # fault isolation: report, never propagate
-        row.update(status="failed", error=f"{type(exc).__name__}: {exc}"[:_TRACEBACK_CHARS],
-                   error_type=type(exc).__name__, traceback=_trimmed_traceback())
-    for step in STEPS:
-        row[f"seconds_{step}"] = round(seconds.get(step, 0.0), 4)
-    row["seconds_total"] = round(time.perf_counter() - started, 4)
-    row["peak_memory_mb"] = round(peak_rss_mb(), 1)
-    return row
 
 
 def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) -> pd.DataFrame:
@@ -326,20 +258,3 @@ def _spaces(config: Config) -> dict[str, dict[str, Any]]:
                       for name, spec in config.models.search_space.get(family, {}).items()})
         spaces[family] = space
     return spaces
-
-
-def _fit_columns(fit: ScenarioFit, config: Config) -> dict[str, Any]:
-    primary = config.primary_metric
-    columns = {f"metric_{name}": value for name, value in fit.metrics.items()}
-    columns.update(
-        score=fit.metrics[primary], baseline_score=fit.baseline[primary],
-        beats_baseline=bool(to_loss(primary, fit.metrics[primary]) < to_loss(primary, fit.baseline[primary])),
-        best_family=fit.model.family, best_params=json.dumps(fit.model.params, sort_keys=True, default=str),
-        leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
-        n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
-    return columns
-
-
-def _trimmed_traceback() -> str:
-    text = traceback.format_exc()
-    return text if len(text) <= _TRACEBACK_CHARS else "...\n" + text[-_TRACEBACK_CHARS:]

@@ -24,9 +24,10 @@ from pyspark.sql.types import StructType
 from automl.config import Config
 from automl.errors import DataError
 from automl.outputs import RunDirectory, write_checkpoint
-from automl.results import prediction_columns, result_columns, to_ddl
+from automl.jobs.scenario_task import ScenarioContext, train_one
+from automl.results import Published, blank_row, prediction_columns, result_columns, to_ddl
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
-from automl.scenario.pipeline import STEPS, Published, ScenarioContext, predict_scenario, train_scenario
+from automl.scenario.pipeline import predict_scenario
 from automl.scenario.split import holdout_rows
 from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions
 
@@ -109,7 +110,8 @@ def train_all(spark: SparkSession, master: DataFrame, config: Config, *, run_dir
     key_rows = [r for r in stats.frame[keys].to_dict("records") if tuple(r[k] for k in keys) in wanted]
     _limit_arrow_batches(spark, config)
     distributed = distribute(spark, master, plan, keys, key_rows)
-    context = ScenarioContext(config, run_id=run_dir.run_id, threads=threads, deadline=deadline, publish=publish)
+    context = ScenarioContext(config, run_id=run_dir.run_id, threads=threads, deadline=deadline, publish=publish,
+                              fault_fraction=ScenarioContext.injected_faults())
     udf = _TrainGroup(context, keys, schema, run_dir.checkpoints, {k: v for k, v in fingerprints.items()
                                                                     if k in wanted}, attempt)
     with _Progress(run_dir, already=run_dir.count_checkpoints(), total=len(stats.frame)):
@@ -123,7 +125,7 @@ def skipped_rows(reasons: dict[tuple, str], stats: ScenarioStats, config: Config
     by_key = {k: r for k, r in zip(stats.key_tuples(), stats.frame.to_dict("records"))}
     rows = []
     for key, reason in reasons.items():
-        row = _blank_row(schema)
+        row = blank_row(schema.fieldNames())
         row.update(dict(zip(config.scenario_keys, key)), run_id=run_dir.run_id, status="skipped", error=reason,
                    error_type="DataValidation", primary_metric=config.primary_metric,
                    n_rows=int(by_key[key]["rows"]), data_fingerprint=by_key[key]["fingerprint"],
@@ -164,7 +166,7 @@ class _TrainGroup:
 
     def _train(self, keys: dict[str, Any], frame: pd.DataFrame) -> dict[str, Any]:
         log.info("training scenario %s (%d rows)", scenario_label(keys), len(frame))
-        row = {**_blank_row(self.schema), **train_scenario(frame, keys, self.context)}
+        row = {**blank_row(self.schema.fieldNames()), **train_one(frame, keys, self.context)}
         row.update(data_fingerprint=self.fingerprints.get(tuple(keys.values()), ""), executor_id=executor_id(),
                    partition_id=_partition_id(), attempt=self.attempt)
         try:
@@ -311,9 +313,3 @@ def arrow_schema(schema: StructType):
     from pyspark.sql.pandas.types import to_arrow_schema
 
     return to_arrow_schema(schema, timezone="UTC")
-
-
-def _blank_row(schema: StructType) -> dict[str, Any]:
-    row: dict[str, Any] = {name: None for name in schema.fieldNames()}
-    row.update({f"seconds_{step}": 0.0 for step in STEPS})
-    return row

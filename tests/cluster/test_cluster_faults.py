@@ -1,6 +1,6 @@
 """Faults on a real standalone cluster: injected scenario failures plus Python workers killed mid-run.
 
-``execution.fault_injection`` makes a reproducible tenth of the scenarios raise ``InjectedFault``; those must
+``AUTOML_FAULT_INJECTION`` (read by the driver) makes a reproducible tenth of the scenarios raise ``InjectedFault``; those must
 end as ``failed`` rows while the rest train. Meanwhile the test SIGKILLs one worker's Python processes
 (``pyspark.daemon`` and the workers it forked) while they run a task, so Spark must retry the lost task on a
 fresh Python worker. The job must still finish (exit 0, the failed fraction is under the allowed 0.5) with
@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 from automl.demo_data import write_demand
+from automl.jobs.scenario_task import FAULT_INJECTION_VARIABLE
 from automl.scenario.keys import scenario_seed
 from automl_jobs import CONFIG, REPO, TRAIN_TIMEOUT, checked, job_env, read_results
 from servers import SPARK_HOME, Job, wait_for
@@ -80,12 +81,13 @@ def test_killed_python_workers_and_injected_faults(standalone, wheel, many_scena
     shutil.copy2(wheel.path, package)
     output = workspace.root / "fault-output"
     env = job_env(workspace, many_scenarios, output, python_path=standalone.worker_env["PYTHONPATH"])
+    env[FAULT_INJECTION_VARIABLE] = str(FAULTS)
     job = Job([str(SPARK_HOME / "bin" / "spark-submit"), "--master", standalone.url, "--py-files", str(package),
                "--conf", f"spark.pyspark.python={sys.executable}", "--conf", "spark.ui.enabled=false",
                "--conf", "spark.scheduler.minRegisteredResourcesRatio=1.0",
                "--conf", "spark.scheduler.maxRegisteredResourcesWaitingTime=120s",
                str(REPO / "jobs" / "train.py"), "--config", str(CONFIG),
-               "--set", "tuning.max_evals=3", "--set", f"execution.fault_injection={FAULTS}",
+               "--set", "tuning.max_evals=3", 
                "--set", "execution.max_failed_fraction=0.5"],
               workspace=workspace, env=env, timeout=TRAIN_TIMEOUT, name="spark-submit-train-faults")
     victim = standalone.processes["worker-0"].pid

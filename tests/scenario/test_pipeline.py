@@ -12,8 +12,9 @@ import pytest
 from automl.config import Config, parse_config
 from automl.errors import ScenarioError
 from automl.scenario.families import FAMILIES, ModelFamily
-from automl.scenario.pipeline import (STEPS, Published, ScenarioContext, fit_scenario, predict_scenario,
-                                      train_scenario)
+from automl.jobs.scenario_task import ScenarioContext, train_one as train_scenario
+from automl.results import STEPS, Published
+from automl.scenario.pipeline import fit_scenario, predict_scenario
 
 # Small forests and boosters keep every fit well under a second.
 _SMALL_MODELS = {"families": ["linear", "random_forest", "lightgbm"], "search_space": {

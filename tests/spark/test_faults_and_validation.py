@@ -8,6 +8,7 @@ import pytest
 from automl import api
 from automl.config import parse_config
 from automl.errors import DataError
+from automl.jobs.scenario_task import FAULT_INJECTION_VARIABLE
 
 pytestmark = pytest.mark.spark
 
@@ -97,9 +98,10 @@ def test_invalid_spark_expression_names_where_it_was_written(spark, tmp_path):
         api.train(config, spark=spark)
 
 
-def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_path):
+def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_path, monkeypatch):
     pd.concat([_series(f"s{i:02d}", seed=i) for i in range(30)]).to_parquet(tmp_path / "rows.parquet")
-    faulty = _config(tmp_path / "rows.parquet", tmp_path / "out", execution={"fault_injection": 0.1})
+    monkeypatch.setenv(FAULT_INJECTION_VARIABLE, "0.1")
+    faulty = _config(tmp_path / "rows.parquet", tmp_path / "out")
     first = api.train(faulty, spark=spark)
     results = _results(first)
     failed = results[results["status"] == "failed"]
@@ -107,9 +109,9 @@ def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_
     assert (results.drop(failed.index)["status"] == "ok").all()
     assert failed["error_type"].eq("InjectedFault").all() and failed["traceback"].str.contains("Traceback").all()
     assert first.status == "failed"  # default threshold: any failure fails the job ...
-    lenient = _config(tmp_path / "rows.parquet", tmp_path / "out2",
-                      execution={"fault_injection": 0.1, "max_failed_fraction": 0.5})
+    lenient = _config(tmp_path / "rows.parquet", tmp_path / "out2", execution={"max_failed_fraction": 0.5})
     assert api.train(lenient, spark=spark).status == "succeeded"  # ... a threshold tolerates them
+    monkeypatch.delenv(FAULT_INJECTION_VARIABLE)
 
     healthy = _config(tmp_path / "rows.parquet", tmp_path / "out")
     resumed = api.train(healthy, spark=spark, resume=first.run_id)

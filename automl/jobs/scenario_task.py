@@ -1,0 +1,89 @@
+"""What a worker does with one scenario's rows: fit, publish, and always return its results row.
+
+:func:`train_one` never raises: a scenario that cannot be modelled is ``skipped`` with the reason, any other
+failure is ``failed`` with the error, so one scenario never stops the others.
+"""
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import pandas as pd
+
+from automl.config import Config
+from automl.results import STEPS, Published, fit_row, problem_row
+from automl.scenario.keys import scenario_label, scenario_seed
+from automl.scenario.pipeline import ScenarioFit, Stopwatch, fit_scenario
+from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
+
+__all__ = ["FAULT_INJECTION_VARIABLE", "InjectedFault", "ScenarioContext", "train_one"]
+
+# Test hook, never a user setting: the driver reads it when a job starts, and this fraction of scenarios
+# (chosen by key hash, so reproducibly) raises inside the worker.
+FAULT_INJECTION_VARIABLE = "AUTOML_FAULT_INJECTION"
+
+
+class InjectedFault(RuntimeError):
+    """Raised on purpose (``AUTOML_FAULT_INJECTION``) to prove fault isolation."""
+
+
+@dataclass(frozen=True)
+class ScenarioContext:
+    """What a scenario needs besides its rows.
+
+    Args:
+        config: the use case.
+        run_id: the training run this scenario belongs to.
+        threads: cores this process owns (``spark.task.cpus`` under Spark); models use exactly these.
+        deadline: epoch seconds after which tuning stops early (global job deadline), or None.
+        publish: saves and logs a fitted scenario; None keeps the model in memory only.
+        fault_fraction: test hook (see ``FAULT_INJECTION_VARIABLE``); 0 in every real run.
+    """
+
+    config: Config
+    run_id: str = ""
+    threads: int = 1
+    deadline: float | None = None
+    publish: Callable[[dict[str, Any], ScenarioFit], Published] | None = None
+    fault_fraction: float = 0.0
+
+    @staticmethod
+    def injected_faults() -> float:
+        """The fault fraction the driver's environment asks for (tests only)."""
+        return float(os.environ.get(FAULT_INJECTION_VARIABLE) or 0.0)
+
+
+def train_one(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContext) -> dict[str, Any]:
+    """The scenario's results-row columns (see :mod:`automl.results`); never raises."""
+    started = time.perf_counter()
+    reset_peak_rss()
+    seconds: dict[str, float] = {}
+    config = context.config
+    row: dict[str, Any] = {**keys, "run_id": context.run_id, "primary_metric": config.primary_metric,
+                           "n_rows": len(frame)}
+    try:
+        _inject_fault(context, keys)
+        with limit_threads(context.threads):
+            fit = fit_scenario(frame, keys, config, threads=context.threads, deadline=context.deadline,
+                               seconds=seconds)
+        row.update(fit_row(fit, config))
+        if context.publish is not None:
+            with Stopwatch(seconds)("publish"):
+                published = context.publish(keys, fit)
+            row.update(model_path=published.model_path, model_uri=published.model_uri,
+                       mlflow_run_id=published.mlflow_run_id, logging_error=published.logging_error)
+    except Exception as exc:  # fault isolation: report, never propagate
+        row.update(problem_row(exc))
+    for step in STEPS:
+        row[f"seconds_{step}"] = round(seconds.get(step, 0.0), 4)
+    row["seconds_total"] = round(time.perf_counter() - started, 4)
+    row["peak_memory_mb"] = round(peak_rss_mb(), 1)
+    return row
+
+
+def _inject_fault(context: ScenarioContext, keys: dict[str, Any]) -> None:
+    fraction = context.fault_fraction
+    if fraction and scenario_seed(context.config.tuning.seed, keys) / 0x7FFFFFFF < fraction:
+        raise InjectedFault(f"fault injected into scenario {scenario_label(keys)} ({FAULT_INJECTION_VARIABLE})")
