@@ -30,7 +30,9 @@ TEST_REQUIRES = [
 ]
 
 setup(
-    name="automl",
+    # "automl" on the public package index is an unrelated 2018 project: a model environment asking for it would
+    # install the wrong library. The import package stays `automl`.
+    name="automl-many-models",
     version="0.1.0",
     description="Spark-native AutoML for many-models batch work: one tuned model per scenario.",
     long_description=open("README.md", encoding="utf-8").read(),

@@ -100,7 +100,7 @@ class WheelBuild:
     def path(self) -> Path:
         result = self.job.wait()
         assert result.returncode == 0, f"pip wheel failed: {result.explain()}"
-        (built,) = self.dist.glob("automl-*.whl")
+        (built,) = self.dist.glob("automl_many_models-*.whl")
         return built
 
 
