@@ -303,7 +303,7 @@ def test_target_lags_need_whole_number_holdouts_and_a_time_column():
 
 
 def test_time_split_without_time_column():
-    with pytest.raises(ConfigError, match=re.escape("split.method: method 'time' needs time_column (got 'time')")):
+    with pytest.raises(ConfigError, match=re.escape("split.method: method 'time' needs time_column or split.order_by (got 'time')")):
         parse(minimal(time_column=None, split={"method": "time"}))
 
 
