@@ -278,8 +278,6 @@ class ExecutionConfig(Section):
     arrow_batch_rows: PositiveInt = 10_000
     # Scenarios smaller than this travel to Python together, up to this many rows per applyInPandas group.
     pack_rows: PositiveInt = 10_000
-    # Testing aid: this fraction of scenarios (chosen by key hash, so reproducibly) raises inside the pipeline.
-    fault_injection: Annotated[float, Field(ge=0.0, le=1.0)] = 0.0
 
 
 class Config(Section):

@@ -437,3 +437,9 @@ def test_bad_overrides(item, expected):
 def test_override_values_are_validated_like_the_file():
     with pytest.raises(ConfigError, match=r"tuning\.max_evals: Input should be greater than or equal to 1 \(got 0\)"):
         parse(minimal(), overrides=["tuning.max_evals=0"])
+
+
+def test_fault_injection_is_not_a_user_setting():
+    # A test-only hook (the AUTOML_FAULT_INJECTION environment variable), not part of the user schema.
+    [line] = problems(minimal(execution={"fault_injection": 0.1}))
+    assert line.startswith("execution.fault_injection: unknown setting")
