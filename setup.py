@@ -21,6 +21,8 @@ INSTALL_REQUIRES = [
     "PyYAML>=6.0",
     "psutil>=5.9",
     "threadpoolctl>=3.1",
+    # The HTML run report: plotly.js ships inside this wheel and is inlined into the report (no CDN).
+    "plotly>=6,<8",
 ]
 
 TEST_REQUIRES = [
