@@ -78,4 +78,4 @@ def steps_figure(seconds: dict[str, np.ndarray]) -> dict[str, Any] | None:
                    customdata=[[m, p] for m, p in zip(median, p95)],
                    hovertemplate="%{x}: %{y} s in all<br>median %{customdata[0]} s, "
                                  "p95 %{customdata[1]} s per scenario<extra></extra>")
-    return _figure([trace], "Seconds per step, summed over scenarios", "step", "seconds", categories=True)
+    return _figure([trace], "Seconds per step, all scenarios", "step", "seconds", categories=True)

@@ -65,12 +65,20 @@ SCRIPT = r"""
     Object.keys(extra || {}).forEach(function (k) { base[k] = extra[k]; });
     return base;
   }
-  var queued = [];  // plots asked for before plotly.js has run
+  var queued = [];  // plots whose panels are placed but not drawn yet
   function plot(parent, data, lay) {
     var div = el('div', null, 'panel plot');
     parent.appendChild(div);
-    if (window.Plotly) pending.push(Plotly.newPlot(div, data, lay, CONFIG));
-    else queued.push([div, data, lay]);
+    queued.push([div, data, lay]);
+  }
+  function draw() {
+    // Drawn once every panel of a view is placed, so plotly sizes each plot to its final grid cell;
+    // before plotly.js has run, loadPlotly draws them.
+    if (!window.Plotly) return;
+    queued.forEach(function (q) {
+      if (q[0].isConnected) pending.push(Plotly.newPlot(q[0], q[1], q[2], CONFIG));
+    });
+    queued = [];
   }
   function loadPlotly() {
     // plotly.js ships inert (type="text/plain") and runs only after the page's text is on screen: its
@@ -80,10 +88,7 @@ SCRIPT = r"""
     document.head.appendChild(script);
     code.parentNode.removeChild(code);
     timings.plotly = performance.now();
-    queued.forEach(function (q) {
-      if (q[0].isConnected) pending.push(Plotly.newPlot(q[0], q[1], q[2], CONFIG));
-    });
-    queued = [];
+    draw();
   }
   function table(parent, heads, rows, numeric) {
     var t = el('table'), tr = el('tr');
@@ -291,7 +296,7 @@ SCRIPT = r"""
     var lb = el('div', null, 'panel');
     lb.appendChild(el('h3', 'Validation leaderboard'));
     if (S.leaderboard[i]) table(lb, ['family', 'validation ' + metric, 'chosen'], S.leaderboard[i].map(function (r) {
-      return [D.families[r[0]], r[1], D.families[r[0]] === best ? '✓' : ''];
+      return [D.families[r[0]], r[1], document.createTextNode(D.families[r[0]] === best ? '✓' : '')];
     }), [0, 1, 0]);
     else lb.appendChild(el('p', 'No leaderboard recorded.', 'muted'));
     side.appendChild(lb);
@@ -346,6 +351,7 @@ SCRIPT = r"""
       d.appendChild(el('div', kind + S.error[i], 'error'));
     }
     if (D.kind === 'train') trainDetail(d, i); else predictDetail(d, i);
+    draw();
     if (scroll) d.scrollIntoView({block: 'start'});
   }
 
