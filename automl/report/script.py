@@ -267,7 +267,8 @@ SCRIPT = r"""
     var z = labels.map(function () { return labels.map(function () { return 0; }); });
     actual.forEach(function (a, j) { if (a !== null && pred[j] !== null) z[a][pred[j]] += 1; });
     var names = labels.map(esc);
-    plot(grid, [{type: 'heatmap', z: z, x: names, y: names, colorscale: 'Blues', showscale: false,
+    plot(grid, [{type: 'heatmap', z: z, x: names, y: names, showscale: false,
+                 colorscale: [[0, '#f2f6fb'], [1, '#1a5fb4']],
                  texttemplate: '%{z}', hovertemplate: 'actual %{y}, predicted %{x}: %{z}<extra></extra>'}],
       layout('Confusion matrix on the holdout', {xaxis: axis('predicted', {type: 'category'}),
                                                  yaxis: axis('actual', {type: 'category', autorange: 'reversed'})}));

@@ -8,9 +8,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from report_browser import Browser, BrowserError, find_or_install_chromium
 from report_synthetic import predict_inputs, train_inputs
+from sklearn.metrics import roc_auc_score
 
 from automl.report import build_predict_report, build_train_report, write_report
 
@@ -61,6 +63,12 @@ def reports(tmp_path_factory) -> dict[str, Path]:
         build_train_report(None, None, {"run_id": "r0", "status": "error"}, task="regression", **options),
         out / "crashed.html")
     return paths
+
+
+def holdout_of_churn_scenario_1() -> pd.DataFrame:
+    """The holdout rows of scenario store_id=1, item_id=2 in the classification report."""
+    _, holdout, _ = train_inputs(12, task="classification")
+    return holdout[holdout.scenario_id == "s000001"]
 
 
 def open_detail(page: Browser, text: str) -> str:
@@ -119,7 +127,13 @@ def test_classification_report_draws_roc_and_confusion_matrix(page, reports):
     assert open_detail(page, "store_id=1 item_id=2") == "okstore_id=1 · item_id=2"
     titles = page.evaluate("Array.from(document.querySelectorAll('#detail .js-plotly-plot')).map(function (p) {"
                            " return p.layout.title.text; })")
-    assert titles[0].startswith("ROC on the holdout (AUC ") and titles[1] == "Confusion matrix on the holdout"
+    rows = holdout_of_churn_scenario_1()
+    auc = roc_auc_score(rows["actual"] == "yes", rows["probability"])
+    assert titles[0] == f"ROC on the holdout (AUC {auc:.3f}, positive: yes)"
+    assert titles[1] == "Confusion matrix on the holdout"
+    matrix = page.evaluate("document.querySelectorAll('#detail .js-plotly-plot')[1].data[0].z")
+    expected = pd.crosstab(rows["actual"], rows["prediction"]).reindex(index=["no", "yes"], columns=["no", "yes"])
+    assert matrix == expected.fillna(0).astype(int).values.tolist()
     assert all(n > 0 for n in wait_for_plots(page, "#detail .js-plotly-plot"))
     assert page.problems() == []
 
