@@ -14,9 +14,13 @@ Example:
 """
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
-__all__ = ["REFUSED_FUNCTIONS", "refused_calls"]
+from pydantic import field_validator
+
+from automl.config.base import Problem, Problems, Section
+
+__all__ = ["REFUSED_FUNCTIONS", "ExpressionSection", "refused_calls"]
 
 # Checked against Spark 4's `SHOW FUNCTIONS` and each function's `DESCRIBE FUNCTION EXTENDED` text: these are
 # the built-ins that leave the row. input_file_name() and current_user() only read metadata and stay allowed;
@@ -147,3 +151,28 @@ def _end_of_block_comment(text: str, start: int) -> int:
         else:
             i += 1
     return len(text)
+
+
+def _check_expressions(expressions: list[tuple[tuple[str, ...], str]]) -> None:
+    """Refuse config SQL that reaches the JVM, files or the network;
+    each expression comes with its path relative to the validated setting."""
+    problems: list[Problem] = [(where, message) for where, text in expressions for message in refused_calls(text)]
+    if problems:
+        raise Problems(problems)
+
+
+class ExpressionSection(Section):
+    """A section holding Spark SQL in ``filter`` and ``derive``: checked statically when loaded."""
+
+    @field_validator("filter", check_fields=False)
+    @classmethod
+    def _safe_filter(cls, text: str | None) -> str | None:
+        if text is not None:
+            _check_expressions([((), text)])
+        return text
+
+    @field_validator("derive", check_fields=False)
+    @classmethod
+    def _safe_derive(cls, derive: dict[str, str]) -> dict[str, str]:
+        _check_expressions([((name,), text) for name, text in derive.items()])
+        return derive

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import os
 import re
-from typing import Annotated, Iterator, Literal
+from collections.abc import Iterator
+from typing import Annotated, Literal
 
 from pydantic import Field, field_validator
 
-from automl.config.base import Override, PositiveInt, Problem, Problems, Scalar, Section, Size, rule
-from automl.config.expressions import refused_calls
+from automl.config.base import Override, PositiveInt, Problem, Scalar, Section, Size, rule
+from automl.config.expressions import ExpressionSection
 from automl.scenario.families import FAMILIES
 from automl.scenario.metrics import METRICS, default_metrics
 
@@ -27,32 +28,7 @@ ROW_ID = "automl_row_id"
 _COLUMN_NAME = r"^[A-Za-z_][A-Za-z0-9_]*$"
 
 
-def _check_expressions(expressions: list[tuple[tuple[str, ...], str]]) -> None:
-    """Refuse config SQL that reaches the JVM, files or the network (see :mod:`automl.config.expressions`);
-    each expression comes with its path relative to the validated setting."""
-    problems: list[Problem] = [(where, message) for where, text in expressions for message in refused_calls(text)]
-    if problems:
-        raise Problems(problems)
-
-
-class _WithExpressions(Section):
-    """A section holding Spark SQL in ``filter`` and ``derive``: checked statically when loaded."""
-
-    @field_validator("filter", check_fields=False)
-    @classmethod
-    def _safe_filter(cls, text: str | None) -> str | None:
-        if text is not None:
-            _check_expressions([((), text)])
-        return text
-
-    @field_validator("derive", check_fields=False)
-    @classmethod
-    def _safe_derive(cls, derive: dict[str, str]) -> dict[str, str]:
-        _check_expressions([((name,), text) for name, text in derive.items()])
-        return derive
-
-
-class StreamConfig(_WithExpressions):
+class StreamConfig(ExpressionSection):
     """One input data stream; ``predict_path``/``predict_table`` replace the source for prediction."""
 
     name: Annotated[str, Field(pattern=_COLUMN_NAME)]
@@ -84,7 +60,7 @@ class JoinConfig(Section):
     how: Literal["left", "inner", "full", "right"] = "left"
 
 
-class DataConfig(_WithExpressions):
+class DataConfig(ExpressionSection):
     """How the streams become one master DataFrame (one row per sample)."""
 
     streams: Annotated[list[StreamConfig], Field(min_length=1)]

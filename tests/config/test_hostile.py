@@ -187,5 +187,5 @@ def test_redact_covers_url_encoded_forms_and_ignores_empty_values(monkeypatch):
     monkeypatch.setenv("TOKEN", "tok-123")
     config = parse_config({"name": "demand", "task": "regression", "scenario_keys": ["store"], "target": "units",
                            "data": {"streams": [{"name": "s", "path": "p", "options": {"token": "${TOKEN}"}}]}})
-    assert redact(f"Spark said: option token=tok-123 failed", secret_values(config)) == \
+    assert redact("Spark said: option token=tok-123 failed", secret_values(config)) == \
         "Spark said: option token=*** failed"
