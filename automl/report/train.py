@@ -199,9 +199,10 @@ def _importances(value: Any, features: CodeBook) -> list[list[Any]] | None:
 
 
 def _feature_codes(value: Any, features: CodeBook) -> list[int] | None:
-    if value is None or isinstance(value, (str, float)):  # null (NaN) or a stray scalar: nothing to list
+    """Codes of the selected features; None for a null cell (parquet gives lists back as numpy arrays)."""
+    if not isinstance(value, (list, tuple, np.ndarray)):
         return None
-    return [features.code(name) for name in list(value)]
+    return [features.code(name) for name in value]
 
 
 def _tables(status: np.ndarray, relative: np.ndarray, seconds: np.ndarray, frame: pd.DataFrame,

@@ -71,6 +71,17 @@ def test_train_report_carries_the_run_and_every_scenario():
     assert {data["families"][r[0]] for r in board} == set(json.loads(row["leaderboard"]))
 
 
+def test_tables_read_back_from_parquet_give_the_same_report(tmp_path):
+    results, holdout, manifest = train_inputs(6)
+    results.to_parquet(tmp_path / "results.parquet")
+    holdout.assign(week=holdout["week"].dt.date).to_parquet(tmp_path / "holdout.parquet")  # Spark DateType
+    read = [pd.read_parquet(tmp_path / f"{name}.parquet") for name in ("results", "holdout")]
+    assert isinstance(read[0]["selected_features"].iloc[0], np.ndarray)
+    again = train_payload(*read, manifest, scenario_keys=KEYS, task="regression", time_column="week")
+    first = train_payload(results, holdout, manifest, scenario_keys=KEYS, task="regression", time_column="week")
+    assert again == first
+
+
 def test_worst_slowest_and_failure_reasons():
     results, holdout, manifest = train_inputs(60, n_failed=3, n_skipped=2)
     data = train_payload(results, holdout, manifest, scenario_keys=KEYS, task="regression", time_column="week")
