@@ -4,18 +4,18 @@ This package never imports pyspark: the job layer collects the results, holdout 
 (pandas) and the manifest, and calls :func:`build_train_report` or :func:`build_predict_report`, then
 :func:`write_report`.
 
-Why plotly: its JavaScript bundle (plotly.js, MIT, maintained by Plotly and shipped inside the ``plotly``
-wheel, so no CDN or download is needed) is one file that draws interactive line, scatter, bar and heatmap
-charts as SVG with zoom and hover out of the box; inlining it once (~4.8 MB) keeps the report a single file
-that opens offline. The Python package also validates figure properties at build time. Alternatives were
-weighed: Vega-Lite/Altair needs three scripts (vega, vega-lite, vega-embed) that Altair does not ship for
-offline use; Bokeh's inline resources are similar in size but its figures are built in Python, so
-on-demand drawing of one scenario among 10,000 would need a second plotting API in JavaScript anyway;
-matplotlib images are static and would have to be rendered for every scenario up front.
+Why plotly: the ``plotly`` wheel ships plotly.js (MIT, actively maintained), one script that draws every
+chart this report needs (lines, scatter, bars, heatmap) as interactive SVG with zoom and hover, so the report
+inlines it once and works offline with no CDN. Its figure format is plain JSON: the aggregate plots are built
+(and validated) in Python with ``plotly.graph_objects``, and a scenario's detail is drawn on demand by a few
+lines of JavaScript over the same format. Bokeh also inlines its script but builds figures in Python, which
+would mean rendering 10,000 detail figures up front or a second, lower-level API in the page; matplotlib gives
+static images, again one set per scenario up front. The cost is plotly.js's size (~4.8 MB) and its start-up
+in a cold browser, so the page shows its text, tables and search first and starts plotly.js after.
 
 Scale: the aggregate plots carry counts, not one point per scenario; per-scenario detail (holdout rows,
 importances, leaderboard, parameters) travels as compact columnar JSON and is drawn when a scenario is
-opened. At 10,000 scenarios with 12 holdout rows each the file stays far below 20 MB (see
+opened. At 10,000 scenarios with 12 holdout rows each the file weighs about 12 MB (see
 ``benchmarks/report_scale.py``).
 """
 from __future__ import annotations

@@ -82,7 +82,8 @@ SCRIPT = r"""
   }
   function loadPlotly() {
     // plotly.js ships inert (type="text/plain") and runs only after the page's text is on screen: its
-    // start-up (~1 s on a laptop) then delays the plots only, not the numbers, tables and search.
+    // start-up (3 s of CPU in a cold headless Chromium on the 2-core CI machine, measured by
+    // benchmarks/report_scale.py) then delays the plots only, not the numbers, tables and search.
     var code = document.getElementById('plotly-js'), script = document.createElement('script');
     script.textContent = code.textContent;
     document.head.appendChild(script);
