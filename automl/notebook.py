@@ -1,4 +1,4 @@
-"""What the Databricks notebooks need beyond ``automl.api``: widget text into a config, a job into a table.
+"""What the Databricks notebooks need beyond ``automl.jobs``: widget text into a config, a job into a table.
 
 Widgets hold strings only. This module parses them (one place, unit-tested) so a notebook is nothing but
 widget reads and library calls, the same calls ``automl train`` / ``automl predict`` make.
@@ -12,11 +12,12 @@ time column (e.g. churn) ignores it.
 Example (in a notebook):
     >>> config = load_job_config("../configs/demand.yaml", run_date="2024-06-03",
     ...                          overrides=["tuning.max_evals=5; models.families=[lightgbm]"])  # doctest: +SKIP
-    >>> summary = api.train(config, spark=spark)  # doctest: +SKIP
+    >>> summary = jobs.train(config, spark=spark)  # doctest: +SKIP
 """
 from __future__ import annotations
 
 import datetime as dt
+import html
 import json
 import logging
 import re
@@ -28,10 +29,10 @@ from automl.errors import AutoMLError, ConfigError
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
-    from automl.api import JobSummary
+    from automl.jobs import JobSummary
 
 __all__ = ["as_of_filter", "configure_logging", "load_job_config", "output_frame", "parse_overrides",
-           "parse_run_date", "raise_if_failed"]
+           "parse_run_date", "raise_if_failed", "report_html"]
 
 log = logging.getLogger(__name__)
 
@@ -124,18 +125,29 @@ def load_job_config(path: str, *, overrides: Iterable[str | None] = (), run_date
 
 def output_frame(spark: SparkSession, config: Config, summary: JobSummary) -> DataFrame:
     """The table a job wrote (training results or predictions), read back for ``display()``."""
-    location = next(iter(summary.outputs.values()))
-    if location in (config.output.results_table, config.output.predictions_table):
-        return spark.table(location)
-    return spark.read.format(config.output.format).load(location)
+    training = summary.kind == "train"
+    table = config.output.results_table if training else config.output.predictions_table
+    if table:
+        return spark.table(table)
+    return spark.read.format(config.output.format).load(summary.outputs["results" if training else "predictions"])
+
+
+def report_html(summary: JobSummary) -> str:
+    """The run's report for ``displayHTML``, headed by where the run is in MLflow."""
+    path = summary.outputs.get("report") or ""
+    if not path:
+        return f"<p>{html.escape(summary.kind)} run {html.escape(summary.run_id)}: no report was written</p>"
+    with open(path, encoding="utf-8") as handle:
+        page = handle.read()
+    link = summary.details.get("mlflow_run_url") or f"MLflow run id {summary.run_id}"
+    return f"<p>{html.escape(str(link))} &middot; report: {html.escape(path)}</p>" + page
 
 
 def raise_if_failed(summary: JobSummary) -> None:
     """Fail the notebook (and so the job task, which triggers ``on_failure`` mail) when the job failed."""
     if not summary.succeeded:
-        raise AutoMLError(f"{summary.kind} run {summary.run_id} {summary.status}: {summary.counts}, failed "
-                          f"fraction {summary.details.get('failed_fraction')} is above "
-                          f"execution.max_failed_fraction; see {', '.join(summary.outputs.values())}")
+        raise AutoMLError(f"{summary.kind} run {summary.run_id} {summary.status}: {summary.message} "
+                          f"({summary.counts}); see {', '.join(p for p in summary.outputs.values() if p)}")
 
 
 def configure_logging(level: int = logging.INFO) -> None:

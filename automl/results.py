@@ -7,9 +7,12 @@ engine's schema, the checkpoints and the docs. Scenario key columns come first, 
 from __future__ import annotations
 
 import json
+import re
 import traceback
 from dataclasses import dataclass
 from typing import Any
+
+import pyarrow as pa
 
 from automl.config import Config
 from automl.errors import ScenarioError
@@ -17,14 +20,17 @@ from automl.scenario.metrics import to_loss
 from automl.scenario.model import ScenarioModel
 from automl.scenario.pipeline import PIPELINE_STEPS, ScenarioFit
 
-__all__ = ["STATUSES", "STEPS", "Published", "blank_row", "fit_from_row", "fit_row", "prediction_columns",
-           "problem_row", "result_columns", "to_ddl"]
+__all__ = ["STATUSES", "STEPS", "TABLE_ONLY", "Published", "arrow_schema", "blank_row", "fit_from_row", "fit_row",
+           "prediction_columns", "problem_row", "result_columns", "to_ddl"]
 
-STATUSES = ("ok", "failed", "skipped")
+# ok: trained now; unchanged: not retrained (--changed-only), its champion stands; skipped: data it cannot
+# model, with the reason; failed: an error, with its traceback.
+STATUSES = ("ok", "unchanged", "failed", "skipped")
 STEPS = (*PIPELINE_STEPS, "publish")
 _TRACEBACK_CHARS = 4000
 
 _RESULT_HEAD = [
+    ("scenario_id", "string"),     # the scenario's identity (automl.scenario.keys.scenario_id)
     ("run_id", "string"),
     ("status", "string"),          # ok | failed | skipped
     ("error", "string"),           # empty when ok; the reason when skipped
@@ -41,6 +47,7 @@ _RESULT_TAIL = [
     ("best_params", "string"),     # JSON
     ("leaderboard", "string"),     # JSON: family -> best validation score
     ("selected_features", "array<string>"),
+    ("importances", "string"),     # JSON: feature -> importance in the final model, top 20
     ("n_rows", "long"),
     ("n_train", "long"),
     ("n_test", "long"),
@@ -53,11 +60,16 @@ _RESULT_TAIL = [
     ("model_uri", "string"),
     ("mlflow_run_id", "string"),
     ("logging_error", "string"),
+    ("champion_run_id", "string"),  # the run whose model predict uses for this scenario after this run
+    ("champion_note", "string"),    # promoted | why the earlier champion was kept
     ("data_fingerprint", "string"),
     ("executor_id", "string"),
     ("partition_id", "long"),
     ("attempt", "long"),
+    ("holdout", "string"),         # JSON records of the holdout rows; moved to the holdout table at the end
 ]
+# Columns that travel with a row (checkpoints, Spark) but are not part of the results table.
+TABLE_ONLY = ("holdout",)
 
 
 @dataclass(frozen=True)
@@ -78,8 +90,10 @@ def result_columns(config: Config, key_types: dict[str, str]) -> list[tuple[str,
 
 
 def prediction_columns(config: Config, column_types: dict[str, str]) -> list[tuple[str, str]]:
-    """Columns of the predictions table: keys, sample ids, prediction (+ probabilities), model run, error."""
+    """Columns of the predictions table: keys, sample ids, ``predict.keep_columns`` copied from the input,
+    prediction (+ probabilities), the model's run, and the error that left a row without a prediction."""
     ids = [(c, column_types[c]) for c in config.sample_id_columns]
+    ids += [(c, column_types[c]) for c in config.predict.keep_columns if c not in config.sample_id_columns]
     keys = [(k, column_types[k]) for k in config.scenario_keys]
     if config.task == "regression":
         scored = [("prediction", "double")]
@@ -92,6 +106,29 @@ def prediction_columns(config: Config, column_types: dict[str, str]) -> list[tup
 def to_ddl(columns: list[tuple[str, str]]) -> str:
     """``a long, b string`` for ``applyInPandas`` and ``createDataFrame``."""
     return ", ".join(f"`{name}` {kind}" for name, kind in columns)
+
+
+_ARROW_TYPES = {
+    "string": pa.string(), "double": pa.float64(), "float": pa.float32(), "boolean": pa.bool_(),
+    "bigint": pa.int64(), "long": pa.int64(), "int": pa.int32(), "smallint": pa.int16(), "tinyint": pa.int8(),
+    "date": pa.date32(), "timestamp": pa.timestamp("us", tz="UTC"), "timestamp_ntz": pa.timestamp("us"),
+    "array<string>": pa.list_(pa.string()), "binary": pa.binary(),
+}
+
+
+def arrow_schema(columns: list[tuple[str, str]]) -> pa.Schema:
+    """The Arrow schema of ``columns`` (Spark simple type strings): how checkpoints are read back typed."""
+    fields = []
+    for name, kind in columns:
+        decimal_type = re.fullmatch(r"decimal\((\d+),\s*(\d+)\)", kind)
+        if decimal_type:
+            arrow = pa.decimal128(int(decimal_type.group(1)), int(decimal_type.group(2)))
+        elif kind in _ARROW_TYPES:
+            arrow = _ARROW_TYPES[kind]
+        else:
+            raise TypeError(f"column {name!r}: type {kind!r} is not supported as a scenario key")
+        fields.append(pa.field(name, arrow))
+    return pa.schema(fields)
 
 
 def blank_row(columns: list[str]) -> dict[str, Any]:
@@ -112,6 +149,12 @@ def fit_row(fit: ScenarioFit, config: Config) -> dict[str, Any]:
         best_family=fit.model.family, best_params=json.dumps(fit.model.params, sort_keys=True, default=str),
         leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
         n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
+    importances = getattr(fit, "importances", None)
+    if importances:
+        columns["importances"] = json.dumps({k: round(float(v), 6) for k, v in importances.items()})
+    holdout = getattr(fit, "holdout", None)
+    if holdout is not None and len(holdout):
+        columns["holdout"] = holdout.to_json(orient="split", index=False, date_format="iso", double_precision=6)
     return columns
 
 

@@ -4,7 +4,7 @@ Per-scenario work, identical in every arm: ``train_one`` (split, featuretools, s
 refit, metrics) with ``threads=1``, then publishing through the framework's own
 :class:`~automl.tracking.ModelPublisher` (pyfunc model saved to disk, MLflow child run under a parent run
 in the same tracking store), then one checkpoint row per scenario. Only the driver around it
-differs: a Python loop, joblib over every core, or ``automl.api.train`` on Spark.
+differs: a Python loop, joblib over every core, or ``automl.jobs.train`` on Spark.
 
 Floors for the overhead variant: a plain pandas ``groupby`` loop calling a trivial fit, and a bare
 ``applyInPandas`` that returns one row per group and does nothing else.
@@ -22,7 +22,7 @@ import numpy as np
 import pandas as pd
 
 from automl.config import Config
-from automl.outputs import RunDirectory, write_checkpoint
+from automl.rundir import RunDirectory, write_checkpoint
 from automl.scenario.keys import scenario_slug
 from automl.jobs.scenario_task import ScenarioContext, train_one
 from automl.tracking import JobRun, ModelPublisher
@@ -72,7 +72,7 @@ class ScenarioWork:
 
 
 def _job(config: Config, name: str, publish: bool) -> tuple[str, ScenarioWork, JobRun | None]:
-    """A parent MLflow run and a run directory, as ``api.train`` makes them, so the arms publish alike."""
+    """A parent MLflow run and a run directory, as ``jobs.train`` makes them, so the arms publish alike."""
     if not publish:
         return "", ScenarioWork(config, "", None, None), None
     job = JobRun(config, f"baseline-{name}")
@@ -120,11 +120,11 @@ def run_joblib(config: Config, path: str, *, cores: int, publish: bool = True) -
 
 
 def run_framework(config: Config, spark: Any) -> ArmResult:
-    """(c) ``automl.api.train`` on the given Spark session; rows are the framework's own results table."""
-    from automl import api
+    """(c) ``automl.jobs.train`` on the given Spark session; rows are the framework's own results table."""
+    from automl import jobs
 
     started = time.perf_counter()
-    summary = api.train(config, spark=spark)
+    summary = jobs.train(config, spark=spark)
     wall = time.perf_counter() - started
     rows = pd.read_parquet(summary.outputs["results"])
     run_dir = RunDirectory(config.output_path, summary.run_id)

@@ -3,7 +3,7 @@
     python benchmarks/jit.py [--scenarios 60] [--repeat 2]
 
 Each measurement is a fresh Python process and JVM (session start-up not timed) training the balanced
-workload with ``automl.api.train``; it alternates the framework's default (``-XX:TieredStopAtLevel=1``) and
+workload with ``automl.jobs.train``; it alternates the framework's default (``-XX:TieredStopAtLevel=1``) and
 the JVM's own (tiered C1 + C2, requested with ``-XX:TieredStopAtLevel=4``). Prints one JSON line per run.
 """
 from __future__ import annotations
@@ -22,11 +22,11 @@ SETTINGS = {"c1_only": "-XX:TieredStopAtLevel=1", "c1_and_c2": "-XX:TieredStopAt
 
 
 def one_run(java_options: str, scenarios: int) -> dict:
-    """In this process: a fresh session with ``java_options``, then one timed ``api.train``."""
+    """In this process: a fresh session with ``java_options``, then one timed ``jobs.train``."""
     import psutil
     from workload import make_config, sizes_for, write_workload
 
-    from automl import api
+    from automl import jobs
     from automl.config import SparkConfig
     from automl.spark.session import get_spark
 
@@ -39,7 +39,7 @@ def one_run(java_options: str, scenarios: int) -> dict:
     java = next(p for p in psutil.Process().children(recursive=True) if p.name() == "java")
     cpu_before = sum(java.cpu_times()[:2])
     started = time.perf_counter()
-    summary = api.train(config, spark=spark)
+    summary = jobs.train(config, spark=spark)
     return {"java_options": java_options, "wall_seconds": round(time.perf_counter() - started, 2),
             "jvm_cpu_seconds": round(sum(java.cpu_times()[:2]) - cpu_before, 2), "counts": summary.counts}
 

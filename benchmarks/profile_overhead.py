@@ -8,7 +8,7 @@
    each component (split, featuretools setup, hyperopt setup, fits, thread limiting, pyfunc save, MLflow
    run creation / logging / artifact upload / termination, checkpoint write);
 3. Arrow conversion of one group and one result row, as the pandas UDF does per scenario;
-4. the driver side of ``automl.api.train`` on ``--driver-scenarios`` tiny scenarios under cProfile
+4. the driver side of ``automl.jobs.train`` on ``--driver-scenarios`` tiny scenarios under cProfile
    (statistics job, planning job, collect, reading checkpoints back, results write), per scenario.
 """
 from __future__ import annotations
@@ -67,26 +67,26 @@ _COMPONENTS = [
     ("        MlflowClient.log_batch", "tracking/client.py", "log_batch"),
     ("        log_artifacts (model upload)", "local_artifact_repo.py", "log_artifacts"),
     ("        MlflowClient.set_terminated", "tracking/client.py", "set_terminated"),
-    ("  write_checkpoint", "outputs.py", "write_checkpoint"),
+    ("  write_checkpoint", "rundir.py", "write_checkpoint"),
 ]
 
 _DRIVER_COMPONENTS = [
-    ("api.train", "api.py", "train"),
-    ("  JobRun.start (check store, parent run, params)", "tracking.py", "start"),
-    ("  build master (_master)", "api.py", "_master"),
-    ("  scenario_stats (aggregation job + toPandas)", "runner.py", "scenario_stats"),
-    ("  _fingerprint", "api.py", "_fingerprint"),
-    ("  unmodellable", "runner.py", "unmodellable"),
-    ("  train_all", "runner.py", "train_all"),
+    ("jobs.train", "jobs/train.py", "train"),
+    ("  JobRun.start (check store, parent run, params)", "tracking/runs.py", "start"),
+    ("  build master (SparkEngine.scenarios)", "spark/engine.py", "scenarios"),
+    ("  statistics (aggregation job + toPandas)", "spark/engine.py", "statistics"),
+    ("  _fingerprint", "jobs/train.py", "_fingerprint"),
+    ("  _decide (checks, resume, changed-only)", "jobs/train.py", "_decide"),
+    ("  SparkScenarios.train", "spark/engine.py", "train"),
     ("    plan_partitions", "planning.py", "plan_partitions"),
     ("    distribute (bucket values + mapping frame)", "planning.py", "distribute"),
     ("      bucket_values (Spark's hash, in Python)", "planning.py", "bucket_values"),
     ("    DataFrame.toPandas (training and statistics jobs)", "sql/classic/dataframe.py", "toPandas"),
-    ("  _current_rows (checkpoints of scenarios not trained now)", "api.py", "_current_rows"),
-    ("    RunDirectory.read_checkpoints", "outputs.py", "read_checkpoints"),
+    ("  _current_rows (checkpoints of scenarios not trained now)", "jobs/train.py", "_current_rows"),
+    ("    RunDirectory.read_checkpoints", "rundir.py", "read_checkpoints"),
     ("  createDataFrame(results)", "session.py", "createDataFrame"),
-    ("  _write_table (results parquet)", "api.py", "_write_table"),
-    ("  JobRun.finish", "tracking.py", "finish"),
+    ("  write_table (results parquet)", "spark/engine.py", "write_table"),
+    ("  JobRun.finish", "tracking/runs.py", "finish"),
 ]
 
 
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def import_costs() -> dict[str, float]:
     """Incremental import seconds, in the order a fresh Spark Python worker running the framework meets them."""
-    modules = ["pandas", "pyarrow", "pyspark.sql", "automl.scenario.pipeline", "automl.spark.runner",
+    modules = ["pandas", "pyarrow", "pyspark.sql", "automl.scenario.pipeline", "automl.spark.worker",
                "threadpoolctl", "sklearn.ensemble", "sklearn.linear_model", "lightgbm", "hyperopt",
                "featuretools", "mlflow", "mlflow.pyfunc", "automl.tracking"]
     code = ("import importlib, json, time, sys\nout = {}\nt0 = time.perf_counter()\n"
@@ -242,7 +242,7 @@ def _time(action: Any, times: int) -> float:
 
 
 def driver_profile(workdir: str, n: int) -> dict[str, Any]:
-    """cProfile of ``api.train`` in the driver on ``n`` tiny scenarios (Spark workers are not profiled)."""
+    """cProfile of ``jobs.train`` in the driver on ``n`` tiny scenarios (Spark workers are not profiled)."""
     from monitor import StageSampler
 
     from arms import run_framework
@@ -267,7 +267,7 @@ def driver_profile(workdir: str, n: int) -> dict[str, Any]:
         profiler.disable()
     rows = _components(pstats.Stats(profiler), _DRIVER_COMPONENTS, 1)
     per = {label: round(ms / n, 3) for label, ms in rows.items()}
-    print(f"\nDriver side of api.train on {n} tiny scenarios: {wall:.1f}s wall "
+    print(f"\nDriver side of jobs.train on {n} tiny scenarios: {wall:.1f}s wall "
           f"({wall / n * 1000:.2f} ms per scenario; load {load_average()[0]:.2f}):")
     for label, ms in rows.items():
         print(f"  {label:<58}{ms / 1000:8.2f} s {per[label]:8.3f} ms/scenario")
@@ -282,15 +282,15 @@ def driver_profile(workdir: str, n: int) -> dict[str, Any]:
 # Stack-frame markers (qualified name, file suffix) for the py-spy breakdown of Spark's Python workers;
 # py-spy names frames ``Qualified.name (relative/path.py:line)``.
 _WORKER_MARKERS = [
-    ("_TrainGroup.__call__ (framework, per scenario)", "_TrainGroup.__call__", "automl/spark/runner.py"),
+    ("TrainPacks.__call__ (framework, per pack)", "TrainPacks.__call__", "automl/spark/worker.py"),
     ("  train_one", "train_one", "automl/jobs/scenario_task.py"),
     ("    limit_threads (threadpoolctl)", "limit_threads", "automl/scenario/resources.py"),
     ("    fit_scenario", "fit_scenario", "automl/scenario/pipeline.py"),
-    ("    ModelPublisher.__call__ (save + MLflow)", "ModelPublisher.__call__", "automl/tracking.py"),
-    ("      save_scenario_model (pyfunc save)", "save_scenario_model", "automl/tracking.py"),
-    ("      ModelPublisher._log (MLflow requests)", "ModelPublisher._log", "automl/tracking.py"),
-    ("  write_checkpoint", "write_checkpoint", "automl/outputs.py"),
-    ("  _blank_row + _arrow + executor_id", ("_blank_row", "_arrow", "executor_id"), "automl/spark/runner.py"),
+    ("    ModelPublisher.__call__ (save + MLflow)", "ModelPublisher.__call__", "automl/tracking/publish.py"),
+    ("      save_scenario_model (pyfunc save)", "save_scenario_model", "automl/tracking/pyfunc.py"),
+    ("      ModelPublisher._log (MLflow requests)", "ModelPublisher._log", "automl/tracking/publish.py"),
+    ("  write_checkpoint", "write_checkpoint", "automl/rundir.py"),
+    ("  blank_row + executor_id", ("blank_row", "executor_id"), "automl/"),
     ("pandas -> Arrow of the result rows", "PandasToArrowConversion.convert", ""),
     ("Arrow -> pandas of the groups", "ArrowArrayToPandasConversion.convert", ""),
     ("reading the pickled UDF (once per task)", "CloudPickleSerializer.loads", ""),
@@ -304,7 +304,7 @@ def _marks(frame: str, names: str | tuple[str, ...], suffix: str) -> bool:
 
 
 def worker_profile(workdir: str, n: int, rate: int = 100) -> dict[str, Any]:
-    """py-spy on every Spark Python worker while ``api.train`` runs ``n`` tiny scenarios.
+    """py-spy on every Spark Python worker while ``jobs.train`` runs ``n`` tiny scenarios.
 
     Only samples of busy threads are recorded (py-spy's default), so a marker's share is the share of the
     workers' CPU time spent below it. Needs ``py-spy`` (pip install py-spy) and ptrace permission.

@@ -3,7 +3,7 @@
 # MAGIC # Predict: score new rows with each scenario's model
 # MAGIC
 # MAGIC Scores the use case's prediction input (`predict_path` / `predict_table` of its streams) with the models
-# MAGIC of one training run, via `automl.api.predict`, the library call behind `automl predict`; shows the
+# MAGIC of one training run, via `automl.jobs.predict`, the library call behind `automl predict`; shows the
 # MAGIC predictions and exits with the job summary JSON.
 # MAGIC
 # MAGIC | Widget | Meaning |
@@ -24,7 +24,7 @@ dbutils.widgets.text("platform_overrides", "", "Platform overrides (set by the b
 
 # COMMAND ----------
 
-from automl import api, notebook
+from automl import jobs, notebook
 
 notebook.configure_logging()
 config = notebook.load_job_config(
@@ -33,7 +33,11 @@ config = notebook.load_job_config(
     run_date=dbutils.widgets.get("run_date"),
     for_prediction=True,
 )
-summary = api.predict(config, spark=spark, run_id=dbutils.widgets.get("train_run_id") or None)
+summary = jobs.predict(config, spark=spark, run_id=dbutils.widgets.get("train_run_id") or None)
+
+# COMMAND ----------
+
+displayHTML(notebook.report_html(summary))
 
 # COMMAND ----------
 

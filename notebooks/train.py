@@ -2,7 +2,7 @@
 # MAGIC %md
 # MAGIC # Train: one tuned model per scenario
 # MAGIC
-# MAGIC Trains every scenario of one use case with `automl.api.train`, the library call behind `automl train`,
+# MAGIC Trains every scenario of one use case with `automl.jobs.train`, the library call behind `automl train`,
 # MAGIC shows the results table (one row per scenario) and exits with the job summary JSON. The training run id
 # MAGIC is also published as the task value `run_id`, which the `predict` task of the same job reads.
 # MAGIC
@@ -25,7 +25,7 @@ dbutils.widgets.text("platform_overrides", "", "Platform overrides (set by the b
 
 # COMMAND ----------
 
-from automl import api, notebook
+from automl import jobs, notebook
 
 notebook.configure_logging()
 config = notebook.load_job_config(
@@ -33,7 +33,11 @@ config = notebook.load_job_config(
     overrides=[dbutils.widgets.get("platform_overrides"), dbutils.widgets.get("overrides")],
     run_date=dbutils.widgets.get("run_date"),
 )
-summary = api.train(config, spark=spark)
+summary = jobs.train(config, spark=spark, progress=True)
+
+# COMMAND ----------
+
+displayHTML(notebook.report_html(summary))
 
 # COMMAND ----------
 

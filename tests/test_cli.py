@@ -110,3 +110,45 @@ def test_missing_target_column_is_one_paragraph_and_a_json_line(demo_env):
     assert "Columns available" in error[0] and "Traceback" not in done.stderr
     final = json.loads(done.stdout.strip().splitlines()[-1])
     assert final["status"] == "error" and "revenue" in final["error"]
+
+
+def test_version_and_verbose_after_the_subcommand():
+    version = _run("--version")
+    assert version.returncode == 0 and version.stdout.strip().startswith("automl 0.")
+    after = _run("validate", "--config", DEMAND, "-v")
+    assert after.returncode == 0, after.stderr
+    before = _run("-v", "validate", "--config", DEMAND)
+    assert before.returncode == 0, before.stderr
+
+
+@pytest.mark.spark
+def test_validate_data_reports_a_missing_path_a_misspelt_target_and_a_broken_derive_at_once(demo_env, tmp_path):
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(Path(DEMAND).read_text().replace("target: units", "target: unitz")
+                      .replace("stores.parquet", "no_such_file.parquet")
+                      .replace('log_price: "ln(price)"', 'log_price: "ln(price +* 2)"'))
+    done = _run("validate", "--config", str(broken), "--data", env=demo_env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert "no_such_file.parquet" in done.stderr and "unitz" in done.stderr and "data.derive.log_price" in done.stderr
+    assert "Traceback" not in done.stderr and "at org.apache" not in done.stderr
+
+
+@pytest.mark.spark
+def test_train_run_listing_summary_and_an_all_skipped_run(demo_env, tmp_path):
+    """One small real run through the CLI: the human summary, no JVM noise, ``automl runs``; then a run whose
+    every scenario is skipped exits 1 naming the reason."""
+    fast = ["--set", "tuning.max_evals=2", "--set", "models.families=[linear]", "--where", "store_id = 1"]
+    done = _run("train", "--config", DEMAND, *fast, env=demo_env)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "worst against the baseline" in done.stderr and "slowest:" in done.stderr
+    assert not [line for line in done.stderr.splitlines() if " WARN " in line or "NativeCodeLoader" in line]
+    final = json.loads(done.stdout.strip().splitlines()[-1])
+    assert final["status"] == "succeeded" and final["outputs"]["report"].endswith("report.html")
+    runs = _run("runs", "--config", DEMAND, env=demo_env)
+    assert runs.returncode == 0 and runs.stdout.startswith(final["run_id"])
+
+    skipped = _run("train", "--config", DEMAND, *fast, "--set", "split.min_train_rows=10000", env=demo_env)
+    assert skipped.returncode == 1, skipped.stderr[-3000:]
+    final = json.loads(skipped.stdout.strip().splitlines()[-1])
+    assert final["status"] == "failed" and final["message"].startswith("no scenario trained:")
+    assert "too few rows" in final["message"]

@@ -14,11 +14,11 @@ import pandas as pd
 
 from automl.config import Config
 from automl.results import STEPS, Published, fit_row, problem_row
-from automl.scenario.keys import scenario_label, scenario_seed
-from automl.scenario.pipeline import ScenarioFit, Stopwatch, fit_scenario
+from automl.scenario.keys import scenario_id, scenario_label, scenario_seed
+from automl.scenario.pipeline import ScenarioFit, Stopwatch, fit_scenario, predict_scenario
 from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 
-__all__ = ["FAULT_INJECTION_VARIABLE", "InjectedFault", "ScenarioContext", "train_one"]
+__all__ = ["FAULT_INJECTION_VARIABLE", "InjectedFault", "PredictTask", "ScenarioContext", "train_one"]
 
 # Test hook, never a user setting: the driver reads it when a job starts, and this fraction of scenarios
 # (chosen by key hash, so reproducibly) raises inside the worker.
@@ -87,3 +87,52 @@ def _inject_fault(context: ScenarioContext, keys: dict[str, Any]) -> None:
     fraction = context.fault_fraction
     if fraction and scenario_seed(context.config.tuning.seed, keys) / 0x7FFFFFFF < fraction:
         raise InjectedFault(f"fault injected into scenario {scenario_label(keys)} ({FAULT_INJECTION_VARIABLE})")
+
+
+class PredictTask:
+    """Scores one scenario's rows with its model: every input row gives exactly one output row (a
+    prediction, or a null one with the reason in ``error``). Picklable: Spark ships it to the workers."""
+
+    def __init__(self, config: Config, models: dict[str, tuple[str, str]], columns: list[str], threads: int) -> None:
+        self.config, self.models, self.columns, self.threads = config, models, columns, threads
+
+    def __call__(self, frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
+        from automl.tracking import load_scenario_model
+
+        config = self.config
+        path, run_id = self.models.get(scenario_id(keys), ("", ""))
+        ids = [c for c in config.sample_id_columns if c in frame.columns]
+        passthrough = [c for c in config.predict.keep_columns if c not in ids]
+        try:
+            if not path:
+                raise LookupError(f"scenario {scenario_label(keys)} has no trained model (train it, or check the "
+                                  f"keys of the prediction input)")
+            with limit_threads(self.threads):
+                scored = predict_scenario(frame, load_scenario_model(path), config)
+            scored = _with_passthrough(scored, frame, ids, passthrough).assign(model_run_id=run_id, error="")
+        except Exception as exc:  # every input row is still returned, with the reason it has no prediction
+            scored = frame[ids + passthrough].reset_index(drop=True).assign(
+                model_run_id=run_id, error=f"{type(exc).__name__}: {exc}")
+        for name, value in keys.items():
+            scored[name] = value
+        for name in self.columns:
+            if name not in scored.columns:
+                scored[name] = None
+        return scored[self.columns]
+
+
+def _with_passthrough(scored: pd.DataFrame, frame: pd.DataFrame, ids: list[str], passthrough: list[str]) -> pd.DataFrame:
+    """Copy ``predict.keep_columns`` from the input rows onto their predictions, matched by sample id (and
+    by occurrence among equal ids: such rows are identical, since the default id hashes the whole row)."""
+    if not passthrough:
+        return scored
+    if len(scored) != len(frame):
+        raise ValueError(f"{len(frame)} input rows gave {len(scored)} predictions")
+    order = "_automl_occurrence"
+    left = scored.assign(**{order: scored.groupby(ids, dropna=False).cumcount().to_numpy()})
+    right = frame[ids + passthrough].assign(**{order: frame.groupby(ids, dropna=False).cumcount().to_numpy()})
+    for column in ids:  # the pipeline parses the time column into datetimes; match on the same type
+        if pd.api.types.is_datetime64_any_dtype(left[column]) and not pd.api.types.is_datetime64_any_dtype(right[column]):
+            right[column] = pd.to_datetime(right[column])
+    merged = left.merge(right, on=[*ids, order], how="left", validate="one_to_one")
+    return merged.drop(columns=order)

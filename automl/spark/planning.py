@@ -116,19 +116,21 @@ def distribute(spark: SparkSession, master: DataFrame, plan: Plan, keys: list[st
 
     ``repartition(n, col)`` places a row by ``pmod(hash(col), n)``; we choose, per bucket, a bucket value
     whose hash lands in that partition, so the plan holds exactly and adaptive execution (which never
-    coalesces an explicit partition count) cannot merge buckets. ``key_rows`` are the scenarios' key
-    values, in the same order as ``plan.assignment``.
+    coalesces an explicit partition count) cannot merge buckets. ``key_rows`` hold each scenario's key
+    values and its ``scenario_id`` (the key of ``plan.assignment``).
     """
     n = plan.n_partitions
     values = bucket_values(n)
-    rows = []
-    for r in key_rows:
-        key = tuple(r[k] for k in keys)
-        rows.append((*key, values[plan.assignment[key]], plan.packs[key]))
-    key_schema = master.select(*keys).schema
+    rows = [(*(r[k] for k in keys), values[plan.assignment[r["scenario_id"]]], plan.packs[r["scenario_id"]])
+            for r in key_rows]
+    renamed = [f"_automl_key{i}" for i in range(len(keys))]
+    key_schema = master.select(*(F.col(f"`{k}`").alias(r) for k, r in zip(keys, renamed))).schema
     mapping = spark.createDataFrame(rows, schema=key_schema.add(BUCKET, "long").add(PACK, "long"))
+    # Null-safe equality: a null key is a scenario like any other, and an equi-join would drop its rows.
     # The join must never drop a row silently: every scenario of ``master`` is in the plan by construction.
-    return master.join(F.broadcast(mapping), on=keys, how="inner").repartition(n, BUCKET)
+    matches = [master[f"`{k}`"].eqNullSafe(mapping[r]) for k, r in zip(keys, renamed)]
+    joined = master.join(F.broadcast(mapping), on=matches, how="inner").drop(*renamed)
+    return joined.repartition(n, BUCKET)
 
 
 def bucket_values(n: int) -> list[int]:

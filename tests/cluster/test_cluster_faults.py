@@ -125,4 +125,4 @@ def test_killed_python_workers_and_injected_faults(standalone, wheel, many_scena
     assert (failed["error_type"] == "InjectedFault").all(), failed[["store_id", "item_id", "error_type", "error"]]
     others = results[results["status"] != "failed"]
     assert (others["status"] == "ok").all(), others[["store_id", "item_id", "status", "error"]]
-    assert summary["counts"] == {"ok": len(expected) - len(injected), "failed": len(injected), "skipped": 0}
+    assert summary["counts"] == {"ok": len(expected) - len(injected), "unchanged": 0, "failed": len(injected), "skipped": 0}

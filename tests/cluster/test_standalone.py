@@ -73,7 +73,7 @@ def test_every_scenario_has_exactly_one_ok_row(cluster_runs, demo_data):
     assert len(results) == len(scenarios)
     assert not results.duplicated(["store_id", "item_id"]).any()
     assert (results["status"] == "ok").all(), results[["store_id", "item_id", "status", "error"]]
-    assert cluster_runs["train_summary"]["counts"] == {"ok": len(scenarios), "failed": 0, "skipped": 0}
+    assert cluster_runs["train_summary"]["counts"] == {"ok": len(scenarios), "unchanged": 0, "failed": 0, "skipped": 0}
 
 
 def test_scenarios_ran_on_executors_of_both_workers(cluster_runs, standalone):

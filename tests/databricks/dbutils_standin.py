@@ -117,13 +117,17 @@ class DBUtils:
 
 
 class Display:
-    """``display``: records what the notebook showed."""
+    """``display`` and ``displayHTML``: record what the notebook showed."""
 
     def __init__(self) -> None:
         self.shown: list[Any] = []
+        self.html: list[str] = []
 
     def __call__(self, obj: Any, *args: Any, **kwargs: Any) -> None:
         self.shown.append(obj)
+
+    def show_html(self, text: str) -> None:
+        self.html.append(text)
 
 
 @dataclass
@@ -182,7 +186,8 @@ def run_notebook(path: str | Path, *, spark: Any, parameters: dict[str, str] | N
     """
     dbutils = DBUtils(parameters, task_key=task_key, task_values=task_values)
     display = Display()
-    namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display}
+    namespace: dict[str, Any] = {"__name__": "__main__", "spark": spark, "dbutils": dbutils, "display": display,
+                                 "displayHTML": display.show_html}
     exit_value = None
     for first, source in cells(path):
         code = compile("\n" * (first - 1) + source, str(path), "exec")

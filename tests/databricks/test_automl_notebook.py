@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from automl.api import JobSummary
+from automl.jobs import JobSummary
 from automl.errors import AutoMLError, ConfigError
 from automl.notebook import (as_of_filter, configure_logging, load_job_config, parse_overrides, parse_run_date,
                              raise_if_failed)

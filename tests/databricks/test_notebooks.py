@@ -83,10 +83,12 @@ def test_train_notebook_trains_every_scenario_before_the_run_date(job_run, run_d
     run = job_run["train"]
     summary = json.loads(run.exit_value)
     assert (summary["kind"], summary["status"]) == ("train", "succeeded")
-    assert summary["counts"] == {"ok": 6, "failed": 0, "skipped": 0}
+    assert summary["counts"] == {"ok": 6, "unchanged": 0, "failed": 0, "skipped": 0}
     assert run.dbutils.task_values["train"] == {"run_id": summary["run_id"]}
     assert run.dbutils.widgets.unread() == set()  # every parameter the job passes is read
 
+    [page] = run.display.html
+    assert summary["run_id"] in page and "<script" in page  # the report, shown inline
     [shown] = run.display.shown
     results = shown.toPandas()
     assert len(results) == 6 and set(results["status"]) == {"ok"}
@@ -104,6 +106,8 @@ def test_predict_notebook_scores_with_the_models_of_the_same_job_run(job_run, sp
     assert summary["details"]["train_run_id"] == train["run_id"]  # via {{tasks.train.values.run_id}}
     assert run.dbutils.widgets.unread() == set()
 
+    [page] = run.display.html
+    assert summary["run_id"] in page
     [shown] = run.display.shown
     predictions = shown.toPandas()
     assert len(predictions) == 48

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl.scenario.keys import scenario_label, scenario_seed, scenario_slug, to_python
+from automl.scenario.keys import scenario_id, scenario_label, scenario_seed, scenario_slug, to_python
 
 
 def test_label_is_what_users_type():
@@ -52,6 +52,28 @@ def test_slug_is_filesystem_safe_short_and_unique():
     awkward = {"path": "a/b c:*?", "long": "x" * 200}
     slug = scenario_slug(awkward)
     assert re.fullmatch(r"[A-Za-z0-9_.=-]+", slug)
-    assert len(slug) <= 71
+    assert len(slug) <= 81
     assert scenario_slug({"k": "a/b"}) != scenario_slug({"k": "a_b"})  # same readable part, other hash
     assert scenario_slug(awkward) == slug
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ({"a": "x,b=y", "b": "z"}, {"a": "x", "b": "y,b=z"}),  # same label, same readable slug
+    ({"a": None}, {"a": "None"}),
+    ({"a": None}, {"a": "<null>"}),
+    ({"a": 1}, {"a": "1"}),
+    ({"a": True}, {"a": 1}),
+    ({"a": 1.5}, {"a": "1.5"}),
+    ({"a": datetime.date(2021, 1, 4)}, {"a": "2021-01-04"}),
+    ({"a": 1, "b": 2}, {"b": 2, "a": 1}),  # key order is part of the config, so part of the identity
+])
+def test_scenarios_that_print_alike_keep_distinct_ids_and_files(first, second):
+    assert scenario_id(first) != scenario_id(second)
+    assert scenario_slug(first) != scenario_slug(second)
+
+
+def test_nulls_and_whole_floats_read_from_pandas_keep_the_identity_of_the_python_values():
+    with_null = pd.Series([1, None], dtype="float64")  # an integer key column with a null, as pandas reads it
+    assert scenario_id({"k": with_null.iloc[0]}) == scenario_id({"k": 1})
+    assert scenario_id({"k": with_null.iloc[1]}) == scenario_id({"k": None}) == scenario_id({"k": pd.NaT})
+    assert scenario_label({"k": with_null.iloc[1]}) == "k=<null>"

@@ -5,37 +5,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl import api
-from automl.config import parse_config
+from automl import jobs
 from automl.errors import DataError
 from automl.jobs.scenario_task import FAULT_INJECTION_VARIABLE
+from job_helpers import config as _config, series as _series
 
 pytestmark = pytest.mark.spark
-
-
-def _series(name: str, n: int = 48, *, seed: int = 0, target=None) -> pd.DataFrame:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(size=n)
-    y = 10 + 3 * x + rng.normal(scale=0.1, size=n) if target is None else target
-    weeks = pd.date_range("2022-01-03", periods=n, freq="W-MON").as_unit("us")
-    return pd.DataFrame({"s": name, "t": weeks, "x": x, "y": y})
-
-
-def _config(path, output, **overrides) -> object:
-    document = {
-        "name": "faults", "task": "regression", "scenario_keys": ["s"], "target": "y", "time_column": "t",
-        "data": {"streams": [{"name": "rows", "path": str(path)}]},
-        "split": {"test_size": 6, "validation_size": 6, "min_train_rows": 20},
-        "features": {"enabled": False}, "models": {"families": ["linear"]},
-        "tuning": {"max_evals": 2}, "output": {"path": str(output)},
-    }
-    for dotted, value in overrides.items():
-        node = document
-        *parents, last = dotted.split("__")
-        for part in parents:
-            node = node.setdefault(part, {})
-        node[last] = value
-    return parse_config(document)
 
 
 def _results(summary) -> pd.DataFrame:
@@ -53,9 +28,9 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
         duplicated,
     ])
     frame.to_parquet(tmp_path / "rows.parquet")
-    summary = api.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
+    summary = jobs.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
     results = _results(summary)
-    assert len(results) == 6 and summary.counts == {"ok": 2, "failed": 0, "skipped": 4}
+    assert len(results) == 6 and summary.counts == {"ok": 2, "unchanged": 0, "failed": 0, "skipped": 4}
     assert (results.loc[["good_1", "good_2"], "status"] == "ok").all()
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
@@ -73,7 +48,7 @@ def test_single_class_scenario_is_skipped(spark, tmp_path):
     frame.to_parquet(tmp_path / "rows.parquet")
     config = _config(tmp_path / "rows.parquet", tmp_path / "out", task="classification", time_column=None,
                      sample_id=["id"], split={"test_size": 0.25, "validation_size": 0.25})
-    results = _results(api.train(config, spark=spark))
+    results = _results(jobs.train(config, spark=spark))
     assert results.loc["mixed", "status"] == "ok"
     assert results.loc["one_class", "status"] == "skipped"
     assert "single class" in results.loc["one_class", "error"]
@@ -88,21 +63,21 @@ def test_single_class_scenario_is_skipped(spark, tmp_path):
 def test_job_level_data_problems_are_one_clear_error(spark, tmp_path, change, message):
     change(_series("a")).to_parquet(tmp_path / "rows.parquet")
     with pytest.raises(DataError, match=message):
-        api.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
+        jobs.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
 
 
 def test_invalid_spark_expression_names_where_it_was_written(spark, tmp_path):
     _series("a").to_parquet(tmp_path / "rows.parquet")
     config = _config(tmp_path / "rows.parquet", tmp_path / "out", data__filter="x >>> 1")
     with pytest.raises(DataError, match=r"data.filter: invalid Spark SQL expression 'x >>> 1'"):
-        api.train(config, spark=spark)
+        jobs.train(config, spark=spark)
 
 
 def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_path, monkeypatch):
     pd.concat([_series(f"s{i:02d}", seed=i) for i in range(30)]).to_parquet(tmp_path / "rows.parquet")
     monkeypatch.setenv(FAULT_INJECTION_VARIABLE, "0.1")
     faulty = _config(tmp_path / "rows.parquet", tmp_path / "out")
-    first = api.train(faulty, spark=spark)
+    first = jobs.train(faulty, spark=spark)
     results = _results(first)
     failed = results[results["status"] == "failed"]
     assert len(results) == 30 and 1 <= len(failed) <= 8
@@ -110,11 +85,11 @@ def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_
     assert failed["error_type"].eq("InjectedFault").all() and failed["traceback"].str.contains("Traceback").all()
     assert first.status == "failed"  # default threshold: any failure fails the job ...
     lenient = _config(tmp_path / "rows.parquet", tmp_path / "out2", execution={"max_failed_fraction": 0.5})
-    assert api.train(lenient, spark=spark).status == "succeeded"  # ... a threshold tolerates them
+    assert jobs.train(lenient, spark=spark).status == "succeeded"  # ... a threshold tolerates them
     monkeypatch.delenv(FAULT_INJECTION_VARIABLE)
 
     healthy = _config(tmp_path / "rows.parquet", tmp_path / "out")
-    resumed = api.train(healthy, spark=spark, resume=first.run_id)
+    resumed = jobs.train(healthy, spark=spark, resume=first.run_id)
     final = _results(resumed)
     assert resumed.run_id == first.run_id and resumed.status == "succeeded"
     assert len(final) == 30 and (final["status"] == "ok").all()
@@ -127,7 +102,7 @@ def test_injected_failures_stay_isolated_and_resume_finishes_the_run(spark, tmp_
 def test_a_passed_deadline_skips_remaining_scenarios(spark, tmp_path):
     pd.concat([_series(f"s{i}", seed=i) for i in range(4)]).to_parquet(tmp_path / "rows.parquet")
     config = _config(tmp_path / "rows.parquet", tmp_path / "out", execution={"deadline_seconds": 0.01})
-    results = _results(api.train(config, spark=spark))
+    results = _results(jobs.train(config, spark=spark))
     assert len(results) == 4 and (results["status"] == "skipped").all()
     assert results["error"].str.contains("deadline").all()
 
@@ -135,8 +110,8 @@ def test_a_passed_deadline_skips_remaining_scenarios(spark, tmp_path):
 def test_selected_scenarios_only(spark, tmp_path):
     pd.concat([_series(f"s{i}", seed=i) for i in range(3)]).to_parquet(tmp_path / "rows.parquet")
     config = _config(tmp_path / "rows.parquet", tmp_path / "out")
-    assert list(_results(api.train(config, spark=spark, scenarios=[{"s": "s1"}])).index) == ["s1"]
-    assert list(_results(api.train(config, spark=spark, where="s <> 's1'")).index) == ["s0", "s2"]
+    assert list(_results(jobs.train(config, spark=spark, selection=jobs.Selection([{"s": "s1"}]))).index) == ["s1"]
+    assert list(_results(jobs.train(config, spark=spark, selection=jobs.Selection(where="s <> 's1'"))).index) == ["s0", "s2"]
 
 
 def test_prediction_input_problems_are_reported_per_scenario(spark, tmp_path):
@@ -150,19 +125,19 @@ def test_prediction_input_problems_are_reported_per_scenario(spark, tmp_path):
     config = _config(tmp_path / "rows.parquet", tmp_path / "out",
                      data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
                                         "predict_path": str(tmp_path / "future.parquet")}]})
-    api.train(config, spark=spark)
-    summary = api.predict(config, spark=spark)
+    jobs.train(config, spark=spark)
+    summary = jobs.predict(config, spark=spark)
     predictions = pd.read_parquet(summary.outputs["predictions"])
     assert len(predictions) == len(future)
     by_scenario = predictions.groupby("s")["error"].first()
     assert by_scenario["known"] == "" and by_scenario["other"] == ""  # NaN features are imputed, not fatal
-    assert "no successfully trained model" in by_scenario["unknown"]
+    assert "has no trained model" in by_scenario["unknown"]
     assert summary.counts == {"ok": 2, "failed": 1, "rows": 18} and summary.status == "failed"
 
     missing = _config(tmp_path / "rows.parquet", tmp_path / "out",
                       data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
                                          "predict_path": str(tmp_path / "future_no_x.parquet")}]})
-    lacking = pd.read_parquet(api.predict(missing, spark=spark).outputs["predictions"])
+    lacking = pd.read_parquet(jobs.predict(missing, spark=spark).outputs["predictions"])
     known = lacking[lacking["s"] == "known"]
     assert known["prediction"].isna().all()
     assert known["error"].str.contains(r"lacks columns the model needs: \['x'\]").all()

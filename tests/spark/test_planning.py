@@ -9,7 +9,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions, spark_hash_long
-from automl.spark.runner import scenarios_of
+from automl.spark.worker import scenarios_of
 
 
 def _sizes(n: int, seed: int = 0) -> dict[tuple, int]:
@@ -65,18 +65,29 @@ def test_bucket_hash_is_sparks_own(spark):
 
 
 def test_each_bucket_lands_in_its_own_partition_despite_adaptive_execution(spark):
-    rows = {(i,): 10 + i for i in range(30)}
+    rows = {f"s{i}": 10 + i for i in range(30)}
     plan = plan_partitions(rows, cores=2, partitions_per_core=4, pack_rows=40)
     master = spark.createDataFrame([(i, float(j)) for i in range(30) for j in range(10 + i)], "key long, x double")
     spark.conf.set("spark.sql.adaptive.enabled", "true")
-    placed = (distribute(spark, master, plan, ["key"], [{"key": k[0]} for k in rows])
+    placed = (distribute(spark, master, plan, ["key"], [{"key": i, "scenario_id": f"s{i}"} for i in range(30)])
               .withColumn("partition", F.spark_partition_id())
               .groupBy("key", BUCKET, PACK, "partition").agg(F.count(F.lit(1)).alias("rows"))
               .toPandas())
     assert len(placed) == 30 and placed["rows"].sum() == master.count()
     for r in placed.to_dict("records"):
-        assert r["partition"] == plan.assignment[(r["key"],)]
-        assert r[PACK] == plan.packs[(r["key"],)]
+        assert r["partition"] == plan.assignment[f"s{r['key']}"]
+        assert r[PACK] == plan.packs[f"s{r['key']}"]
+
+
+def test_null_keys_are_distributed_like_any_other_scenario(spark):
+    master = spark.createDataFrame([(None, "x", 1.0), (None, "x", 2.0), (1, None, 3.0), (1, "x", 4.0)],
+                                   "a long, b string, y double")
+    ids = {"n-x": (None, "x"), "1-n": (1, None), "1-x": (1, "x")}
+    plan = plan_partitions(dict.fromkeys(ids, 2), cores=2, pack_rows=1)
+    placed = distribute(spark, master, plan, ["a", "b"],
+                        [{"scenario_id": sid, "a": a, "b": b} for sid, (a, b) in ids.items()]).toPandas()
+    assert len(placed) == 4 and sorted(placed["y"]) == [1.0, 2.0, 3.0, 4.0]
+    assert list(placed.columns[:3]) == ["a", "b", "y"]
 
 
 def test_scenarios_of_splits_a_pack_and_keeps_null_keys():

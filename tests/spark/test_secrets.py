@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from automl import api
+from automl import jobs
 from automl.config import parse_config
 from automl.errors import ConfigError
 
@@ -38,7 +38,7 @@ def test_secrets_stay_out_of_every_output(spark, tmp_path, monkeypatch, caplog):
     assert config.data.streams[0].options["password"] == SECRET  # the reader still gets the real value
     # Everything the framework logs, at its most verbose (the CLI keeps py4j's wire log at WARNING).
     with caplog.at_level(logging.DEBUG, logger="automl"):
-        summary = api.train(config, spark=spark)
+        summary = jobs.train(config, spark=spark)
 
     assert summary.succeeded and SECRET not in summary.to_json()
     assert SECRET not in caplog.text

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
-from automl import api
+from automl import jobs
 from automl.config import ROW_ID, parse_config
 
 pytestmark = pytest.mark.spark
@@ -37,7 +37,7 @@ def test_txhousing_monthly_sales_per_city(spark, shared_data, tmp_path):
         features={"trans_primitives": ["month"], "target_lags": [6, 12], "target_windows": [3]},
         metrics={"primary": "mae"})
 
-    training = api.train(config, spark=spark)
+    training = jobs.train(config, spark=spark)
     results = pd.read_parquet(training.outputs["results"])
     assert len(results) == houses["city"].nunique() and not results["city"].duplicated().any()
     assert training.counts["failed"] == 0, results.loc[results["status"] == "failed", "error"].tolist()
@@ -45,7 +45,7 @@ def test_txhousing_monthly_sales_per_city(spark, shared_data, tmp_path):
     assert len(ok) >= 0.9 * len(results)
     assert ok["beats_baseline"].mean() >= 0.6  # real data: most cities, not every one
 
-    prediction = api.predict(config, spark=spark)
+    prediction = jobs.predict(config, spark=spark)
     predictions = pd.read_parquet(prediction.outputs["predictions"])
     assert len(predictions) == len(future)
     scored = predictions[predictions["city"].isin(ok["city"])]
@@ -65,7 +65,7 @@ def test_mlc_churn_per_state(spark, shared_data, tmp_path):
         split={"test_size": 0.3, "validation_size": 0.3, "min_train_rows": 20},
         metrics={"primary": "roc_auc", "positive_class": "yes"})
 
-    training = api.train(config, spark=spark)
+    training = jobs.train(config, spark=spark)
     results = pd.read_parquet(training.outputs["results"])
     assert len(results) == churn["state"].nunique() and not results["state"].duplicated().any()
     assert training.counts["failed"] == 0, results.loc[results["status"] == "failed", "error"].tolist()
@@ -74,7 +74,7 @@ def test_mlc_churn_per_state(spark, shared_data, tmp_path):
     assert ok["beats_baseline"].mean() >= 0.6
     assert {"metric_roc_auc", "metric_accuracy", "metric_f1", "metric_log_loss"} <= set(results.columns)
 
-    prediction = api.predict(config, spark=spark)
+    prediction = jobs.predict(config, spark=spark)
     predictions = pd.read_parquet(prediction.outputs["predictions"])
     assert len(predictions) == len(to_score) and predictions[ROW_ID].notna().all()
     scored = predictions[predictions["state"].isin(ok["state"])]

@@ -66,7 +66,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     stdout, stderr = resumed.communicate(timeout=600)
     assert resumed.returncode == 0, stderr[-3000:]
     summary = json.loads(stdout.strip().splitlines()[-1])
-    assert summary["run_id"] == run_id and summary["counts"] == {"ok": N_SCENARIOS, "failed": 0, "skipped": 0}
+    assert summary["run_id"] == run_id and summary["counts"] == {"ok": N_SCENARIOS, "unchanged": 0, "failed": 0, "skipped": 0}
 
     results = pd.read_parquet(summary["outputs"]["results"])
     assert len(results) == N_SCENARIOS and not results["s"].duplicated().any()

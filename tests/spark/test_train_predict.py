@@ -7,7 +7,7 @@ import mlflow
 import pandas as pd
 import pytest
 
-from automl import api
+from automl import jobs
 from automl.config import load_config
 from automl.data.master import build_master
 from automl.scenario.pipeline import fit_scenario
@@ -27,12 +27,12 @@ def trained(spark, demo_data, tmp_path_factory):
         patch.setenv("AUTOML_DATA_DIR", str(demo_data))
         patch.setenv("AUTOML_OUTPUT_DIR", str(output))
         config = load_config(DEMAND, FAST)
-    training = api.train(config, spark=spark)
-    prediction = api.predict(config, spark=spark)
+    training = jobs.train(config, spark=spark)
+    prediction = jobs.predict(config, spark=spark)
     return config, training, prediction
 
 
-def _results(summary: api.JobSummary) -> pd.DataFrame:
+def _results(summary: jobs.JobSummary) -> pd.DataFrame:
     return pd.read_parquet(summary.outputs["results"]).sort_values(KEYS).reset_index(drop=True)
 
 
@@ -41,7 +41,7 @@ def test_every_scenario_has_exactly_one_ok_row(trained, demo_data):
     results = _results(training)
     sales = pd.read_parquet(demo_data / "demand" / "sales.parquet")
     expected = sales[KEYS].drop_duplicates()
-    assert training.succeeded and training.counts == {"ok": len(expected), "failed": 0, "skipped": 0}
+    assert training.succeeded and training.counts == {"ok": len(expected), "unchanged": 0, "failed": 0, "skipped": 0}
     assert len(results) == len(expected)
     assert not results.duplicated(KEYS).any()
     assert (results["status"] == "ok").all(), results[["status", "error"]]
@@ -95,7 +95,7 @@ def test_spark_result_equals_the_pandas_pipeline_on_the_same_group(trained, spar
 
 def test_same_seed_gives_the_same_results(trained, spark):
     config, training, _ = trained
-    again = api.train(config, spark=spark)
+    again = jobs.train(config, spark=spark)
     first, second = _results(training), _results(again)
     assert again.run_id != training.run_id
     columns = [*KEYS, "status", "best_family", "best_params", "score", "baseline_score", "selected_features"]

@@ -5,9 +5,14 @@ Layout under ``output.path`` (a filesystem path the driver and every executor sh
 
     runs/<run_id>/manifest.json       kind, status, config, counts, data fingerprint (replaced atomically)
     runs/<run_id>/checkpoints/*.json  one result row per scenario, written by executors as each one finishes
-    runs/<run_id>/models/<scenario>/   MLflow pyfunc model per scenario
+    runs/<run_id>/models/<scenario>   the model of each scenario (see automl.tracking)
     runs/<run_id>/results/            training results table (swapped in whole at the end)
+    runs/<run_id>/holdout/            every scenario's holdout rows: actual, prediction, baseline
     runs/<run_id>/predictions/        prediction table (prediction jobs)
+    runs/<run_id>/report.html         the run's report
+    model_set/                        the champion of every scenario across runs (see automl.modelset)
+
+``<scenario>`` is the scenario's slug (a readable prefix and its injective id, see automl.scenario.keys).
 
 A checkpoint is named by its scenario, so a rerun replaces it: a resumed run can neither lose nor duplicate
 a scenario. It is one small JSON object (readable with ``jq`` while a job runs): a one-row parquet file cost
@@ -32,7 +37,8 @@ import pyarrow as pa
 
 from automl.errors import AutoMLError
 
-__all__ = ["RunDirectory", "latest_run", "read_manifest"]
+__all__ = ["RunDirectory", "latest_run", "list_runs", "read_manifest", "staging_path", "swap_into_place",
+           "write_checkpoint"]
 
 _CHECKPOINT = ".json"
 
@@ -55,6 +61,18 @@ class RunDirectory:
 
     def table(self, name: str) -> str:
         return os.path.join(self.root, name)
+
+    @property
+    def report(self) -> str:
+        return os.path.join(self.root, "report.html")
+
+    def read_checkpoint(self, slug: str) -> dict[str, Any] | None:
+        """One scenario's row as written (untyped JSON), or None when it has none."""
+        try:
+            with open(os.path.join(self.checkpoints, f"{slug}{_CHECKPOINT}"), encoding="utf-8") as handle:
+                return json.load(handle)
+        except (OSError, ValueError):
+            return None
 
     def prepare(self) -> None:
         for path in (self.checkpoints, self.models):
@@ -95,7 +113,6 @@ class RunDirectory:
             return sum(1 for name in os.listdir(self.checkpoints) if name.endswith(_CHECKPOINT))
         except FileNotFoundError:
             return 0
-
 
 
 def write_checkpoint(directory: str, slug: str, row: dict[str, Any]) -> None:
@@ -153,14 +170,20 @@ def read_manifest(run_root: str) -> dict[str, Any]:
         return {}
 
 
-def latest_run(output_path: str, *, kind: str = "train") -> str:
-    """Id of the most recent successful run of ``kind`` under ``output_path``."""
-    candidates = []
+def list_runs(output_path: str, *, kind: str | None = None) -> list[dict[str, Any]]:
+    """Every run's manifest under ``output_path`` (of ``kind`` when given), newest first by start time."""
+    manifests = []
     for path in glob.glob(os.path.join(os.path.abspath(output_path), "runs", "*", "manifest.json")):
         manifest = read_manifest(os.path.dirname(path))
-        if manifest.get("kind") == kind and manifest.get("status") == "succeeded":
-            candidates.append((manifest.get("finished_at", 0), manifest["run_id"]))
-    if not candidates:
-        raise AutoMLError(f"no successful {kind} run under {output_path!r}: run 'automl train' first, "
-                          f"or pass --run-id")
-    return max(candidates)[1]
+        if manifest.get("run_id") and (kind is None or manifest.get("kind") == kind):
+            manifests.append(manifest)
+    return sorted(manifests, key=lambda m: float(m.get("started_at") or 0), reverse=True)
+
+
+def latest_run(output_path: str, *, kind: str = "train") -> str:
+    """Id of the most recent successful run of ``kind`` under ``output_path``."""
+    for manifest in list_runs(output_path, kind=kind):
+        if manifest.get("status") == "succeeded":
+            return str(manifest["run_id"])
+    raise AutoMLError(f"no successful {kind} run under {output_path!r}: run 'automl train' first, "
+                      f"or pass --run-id")
