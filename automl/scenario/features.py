@@ -1,27 +1,33 @@
-"""Featuretools enrichment whose definitions travel with the model.
+"""Feature enrichment whose definitions travel with the model.
 
 ``fit`` decides the features from the training rows' columns; ``transform`` computes them for any rows, and
 the fitted enricher is pickled inside the model, so prediction applies exactly the same transformation.
-Target lags and rolling windows look back at least ``horizon`` periods: a holdout or forecast row never
-sees a target from its own period range. For prediction the enricher keeps the tail of the training history,
-so future rows (with no target) get their lags from it.
+Featuretools computes the configured transform primitives; target lags, rolling windows and the trend index
+are plain pandas (one shift per lag, no entity set). Target lags and windows look back at least ``horizon``
+periods: a holdout or forecast row never sees a target from its own period range. For prediction the
+enricher keeps the tail of the training history, so future rows (with no target) get their lags from it.
 """
 from __future__ import annotations
 
 import warnings
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
 
-from automl.config import FeaturesConfig
+from automl.scenario.encoding import calendar_parts, column_kinds, convert_like
 
-__all__ = ["FeatureEnricher"]
+if TYPE_CHECKING:
+    from automl.config import FeaturesConfig
+
+__all__ = ["TREND", "FeatureEnricher"]
 
 _ROW = "_automl_row"
+TREND = "trend"
 
 
 class FeatureEnricher:
-    """Featuretools DFS on one scenario's rows, followed by a numeric encoding every family accepts.
+    """Featuretools DFS on one scenario's rows, then lags and trend, then a numeric encoding.
 
     Args:
         settings: the ``features`` section of the config.
@@ -29,34 +35,58 @@ class FeatureEnricher:
         time_column: time index, or None for data without time.
         horizon: periods between the last known target and the furthest row to predict.
         exclude: identifier columns that must never become features (scenario keys, sample ids).
+        target_lags, target_windows: override the settings' lags and windows (per-scenario defaults).
+        trend: add ``trend``, the periods since the first training row (needs ``time_column``).
     """
 
     def __init__(self, settings: FeaturesConfig, *, target: str, time_column: str | None, horizon: int,
-                 exclude: list[str]) -> None:
+                 exclude: list[str], target_lags: list[int] | None = None, target_windows: list[int] | None = None,
+                 trend: bool = False) -> None:
         self.settings = settings
         self.target = target
         self.time_column = time_column
         self.horizon = horizon
         self.exclude = exclude
+        usable = settings.enabled and time_column is not None
+        self.target_lags = list(settings.target_lags if target_lags is None else target_lags) if usable else []
+        self.target_windows = list(settings.target_windows if target_windows is None else target_windows) \
+            if usable else []
+        self.trend = trend and usable
 
     def fit(self, frame: pd.DataFrame) -> FeatureEnricher:
         """Decide the raw columns and feature definitions from (training) rows sorted by time."""
         dropped = {*self.exclude, *self.settings.drop_columns}
         self.raw_columns_ = [c for c in frame.columns if c not in dropped]
-        self.uses_featuretools_ = self.settings.enabled and bool(
-            self.settings.trans_primitives or self.settings.target_lags or self.settings.target_windows)
         raw = frame[self.raw_columns_]
+        self.kinds_ = column_kinds(raw.drop(columns=[self.target], errors="ignore"))
+        self.uses_featuretools_ = self.settings.enabled and bool(self.settings.trans_primitives)
         self.definitions_ = self._define(raw) if self.uses_featuretools_ else None
-        computed = self._compute(raw)
+        if self.trend:
+            times = pd.to_datetime(raw[self.time_column])
+            spacing = np.diff(times.to_numpy()).astype("timedelta64[s]").astype("float64")
+            self.origin_ = times.iloc[0]
+            self.period_seconds_ = float(np.median(spacing)) if len(spacing) and np.median(spacing) > 0 else 1.0
+        computed = self._compute(raw.reset_index(drop=True))
+        self.dates_ = [c for c in computed.columns if pd.api.types.is_datetime64_any_dtype(computed[c])]
         self.categories_ = {c: sorted(computed[c].dropna().unique().tolist(), key=str)
-                            for c in computed.columns if not _is_numeric(computed[c])}
+                            for c in computed.columns if c not in self.dates_ and not _is_numeric(computed[c])}
         self.history_ = frame.iloc[0:0][self.raw_columns_]
         return self
 
+    @property
+    def categorical_(self) -> list[str]:
+        """Output columns holding category codes (not magnitudes)."""
+        return list(self.categories_)
+
     def remember_history(self, frame: pd.DataFrame) -> None:
         """Keep the latest rows that future rows' lags and windows can reach back to."""
-        reach = max([*self.settings.target_lags, 0]) + max([*self.settings.target_windows, 0]) + self.horizon
+        reach = max([*self.target_lags, 0]) + max([*self.target_windows, 0]) + self.horizon
         self.history_ = frame[self.raw_columns_].tail(reach if self.time_column else 0).reset_index(drop=True)
+
+    def convert(self, frame: pd.DataFrame) -> pd.DataFrame:
+        """``frame`` with its columns converted to the kinds seen at fit; raises
+        :class:`~automl.errors.ScenarioError` naming a column whose values do not convert."""
+        return convert_like(frame, self.kinds_)
 
     def transform(self, frame: pd.DataFrame, *, with_history: bool = False) -> pd.DataFrame:
         """Numeric feature matrix aligned with ``frame``'s index.
@@ -76,36 +106,40 @@ class FeatureEnricher:
 
     def _define(self, frame: pd.DataFrame) -> list:
         import featuretools as ft
-        from featuretools.primitives import Lag, RollingMean
 
         settings, target, time = self.settings, self.target, self.time_column
-        target_only = {"include_columns": {"rows": [target, time]}} if time else {}
-        lags = [Lag(periods=p) for p in settings.target_lags]
-        windows = [RollingMean(window_length=w, gap=self.horizon, min_periods=1) for w in settings.target_windows]
         options: dict = {name: {"ignore_columns": {"rows": [target]}} for name in settings.trans_primitives}
-        if lags:
-            options["lag"] = target_only
-        if windows:
-            options["rolling_mean"] = target_only
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")  # featuretools warns about unused primitives on small frames
             definitions = ft.dfs(entityset=self._entityset(frame.head(50)), target_dataframe_name="rows",
-                                 trans_primitives=[*settings.trans_primitives, *lags, *windows],
-                                 agg_primitives=[], max_depth=settings.max_depth, features_only=True,
-                                 primitive_options=options)
+                                 trans_primitives=list(settings.trans_primitives), agg_primitives=[],
+                                 max_depth=settings.max_depth, features_only=True, primitive_options=options)
         # The target itself (identity feature) and raw timestamps are never model inputs.
         return [d for d in definitions if d.get_name() not in (target, time)]
 
     def _compute(self, rows: pd.DataFrame) -> pd.DataFrame:
         if self.definitions_ is None:
             kept = [c for c in self.raw_columns_ if c not in (self.target, self.time_column)]
-            return rows[kept].reset_index(drop=True)
-        import featuretools as ft
+            computed = rows[kept].reset_index(drop=True)
+        else:
+            import featuretools as ft
 
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            matrix = ft.calculate_feature_matrix(self.definitions_, entityset=self._entityset(rows))
-        return matrix.sort_index().reset_index(drop=True)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                matrix = ft.calculate_feature_matrix(self.definitions_, entityset=self._entityset(rows))
+            computed = matrix.sort_index().reset_index(drop=True)
+        target = pd.to_numeric(rows[self.target], errors="coerce").reset_index(drop=True) \
+            if self.target_lags or self.target_windows else None
+        extra = {}
+        for lag in self.target_lags:
+            extra[f"LAG({self.target}, {self.time_column}, periods={lag})"] = target.shift(lag)
+        for window in self.target_windows:
+            name = f"ROLLING_MEAN({self.time_column}, {self.target}, window_length={window}, gap={self.horizon})"
+            extra[name] = target.shift(self.horizon).rolling(window, min_periods=1).mean()
+        if self.trend:
+            elapsed = (pd.to_datetime(rows[self.time_column]) - self.origin_).dt.total_seconds()
+            extra[TREND] = (elapsed / self.period_seconds_).round(6).reset_index(drop=True)
+        return pd.concat([computed, pd.DataFrame(extra, index=computed.index)], axis=1) if extra else computed
 
     def _entityset(self, rows: pd.DataFrame):
         import featuretools as ft
@@ -119,11 +153,14 @@ class FeatureEnricher:
         return entityset
 
     def _encode(self, computed: pd.DataFrame) -> pd.DataFrame:
-        """Every column as float64: categories by their training code (unseen -> NaN)."""
+        """Every column as float64: categories by their training code (unseen -> NaN), dates as calendar parts
+        (a timestamp's category code would make every future timestamp an unseen category)."""
         encoded = {}
         for name in computed.columns:
             column = computed[name]
-            if name in self.categories_:
+            if name in self.dates_:
+                encoded.update(calendar_parts(name, column))
+            elif name in self.categories_:
                 codes = pd.Categorical(column, categories=self.categories_[name]).codes.astype("float64")
                 encoded[name] = np.where(codes < 0, np.nan, codes)
             else:
@@ -161,3 +198,4 @@ def _logical_type(column: pd.Series, is_time: bool):
     if pd.api.types.is_numeric_dtype(column):
         return lt.Double
     return lt.Categorical
+

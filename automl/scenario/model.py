@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from automl.scenario.calibration import Calibration
 from automl.scenario.features import FeatureEnricher
 
 __all__ = ["ScenarioModel", "class_probabilities", "encode_labels"]
@@ -19,7 +20,9 @@ class ScenarioModel:
 
     ``classes`` holds the original labels in encoded order (classification only); ``predict`` returns
     ``prediction`` and, for classification, ``probability`` (of the positive class for binary tasks, of
-    the predicted class otherwise) and ``class_probabilities`` (JSON, one entry per class).
+    the predicted class otherwise) and ``class_probabilities`` (JSON, one entry per class). ``ordered``
+    models forecast rows that follow the history (1, 2, ... periods ahead); ``calibration`` keeps class
+    probabilities at least as good as the prior on validation.
     """
 
     task: str
@@ -31,14 +34,19 @@ class ScenarioModel:
     params: dict[str, Any]
     classes: list[Any] | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+    ordered: bool = False
+    calibration: Calibration | None = None
 
     def predict(self, frame: pd.DataFrame) -> pd.DataFrame:
-        """Score rows sorted by time (if any); their target may be absent."""
+        """Score rows sorted by time (if any), the next periods after the history; their target may be absent."""
         features = self.enricher.transform(frame, with_history=True)[self.features].to_numpy(dtype="float64")
         if self.task == "regression":
-            return pd.DataFrame({"prediction": self.estimator.predict(features).astype("float64")},
+            steps = np.arange(1, len(frame) + 1) if self.ordered else None
+            return pd.DataFrame({"prediction": np.asarray(self.estimator.predict(features, steps), dtype="float64")},
                                 index=frame.index)
         probabilities = class_probabilities(self.estimator, features, len(self.classes or ()))
+        if self.calibration is not None:
+            probabilities = self.calibration.apply(probabilities)
         best = probabilities.argmax(axis=1)
         labels = np.asarray(self.classes, dtype=object)
         probability = probabilities[:, -1] if len(labels) == 2 else probabilities[np.arange(len(best)), best]

@@ -6,24 +6,30 @@ results row (:mod:`automl.results`), so one scenario never stops the others.
 """
 from __future__ import annotations
 
+import dataclasses
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 
-from automl.config import Config
 from automl.errors import ScenarioError
-from automl.scenario.families import FAMILIES
+from automl.scenario import checks
+from automl.scenario.baselines import infer_season_length, naive_candidates
+from automl.scenario.calibration import fit_calibration
 from automl.scenario.features import FeatureEnricher
+from automl.scenario.importance import feature_importances
 from automl.scenario.keys import scenario_seed
-from automl.scenario.metrics import METRICS, compute_metrics, to_loss
-from automl.scenario.model import ScenarioModel, class_probabilities, encode_labels
+from automl.scenario.metrics import METRICS, compute_metrics
+from automl.scenario.model import ScenarioModel, encode_labels
+from automl.scenario.search import Problem, SearchResult, build, fit, predict, search, steps_after
 from automl.scenario.select import select_features
-from automl.scenario.space import to_distribution
 from automl.scenario.split import holdout_split, validation_folds
-from automl.scenario.tuning import make_tuner
+from automl.scenario.transforms import Ensemble
+
+if TYPE_CHECKING:
+    from automl.config import Config
 
 __all__ = ["PIPELINE_STEPS", "ScenarioFit", "Stopwatch", "fit_scenario", "predict_scenario", "prepare_rows"]
 
@@ -33,7 +39,12 @@ PIPELINE_STEPS = ("split", "features", "select", "tune", "refit", "evaluate")
 
 @dataclass
 class ScenarioFit:
-    """A trained scenario: its model and what was measured on the way."""
+    """A trained scenario: its model and what was measured on the way.
+
+    ``baseline`` holds the holdout metrics of ``baseline_name``, the naive forecast that validated best;
+    ``holdout`` one row per holdout row (sample ids, ``actual``, ``prediction``, ``baseline`` and, for
+    classification, ``probability``); ``importances`` the final model's top features as shares of 1.
+    """
 
     model: ScenarioModel
     metrics: dict[str, float]
@@ -45,6 +56,9 @@ class ScenarioFit:
     n_test: int
     seed: int
     seconds: dict[str, float] = field(default_factory=dict)
+    baseline_name: str = ""
+    holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
+    importances: dict[str, float] = field(default_factory=dict)
 
 
 class Stopwatch:
@@ -66,25 +80,31 @@ class Stopwatch:
 
 
 def prepare_rows(frame: pd.DataFrame, config: Config, *, training: bool) -> pd.DataFrame:
-    """Rows sorted by time with a datetime time column; for training, only rows with a target."""
+    """Rows in a canonical order; for training, only rows with a target.
+
+    With a time column: sorted by it (one row per period). For training without one: sorted by
+    ``split.order_by`` if set, then by the sample id (else the row's content), so the same rows in any
+    order give the same splits and the same result.
+    """
     rows = frame
     if training:
         if config.target not in rows.columns:
-            raise ScenarioError(f"target column {config.target!r} is missing")
+            raise ScenarioError(checks.missing_column("target", config.target))
         rows = rows[rows[config.target].notna()]
         if rows.empty:
-            raise ScenarioError(f"target column {config.target!r} has no values")
+            raise ScenarioError(checks.no_target_values(config.target, len(frame)))
     time_column = config.time_column
     if time_column is not None:
         if time_column not in rows.columns:
-            raise ScenarioError(f"time column {time_column!r} is missing")
+            raise ScenarioError(checks.missing_column("time", time_column))
         rows = rows.assign(**{time_column: pd.to_datetime(rows[time_column])})
         duplicated = rows[time_column].duplicated()
         if duplicated.any():
             first = rows.loc[duplicated, time_column].iloc[0]
-            raise ScenarioError(f"{int(duplicated.sum())} duplicated {time_column!r} values (first: {first}); "
-                                f"a scenario needs one row per period")
+            raise ScenarioError(checks.duplicated_times(time_column, int(duplicated.sum()), first))
         rows = rows.sort_values(time_column, kind="stable")
+    elif training:
+        rows = rows.iloc[_canonical_order(rows, config)]
     return rows.reset_index(drop=True)
 
 
@@ -96,21 +116,26 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     seed = scenario_seed(config.tuning.seed, keys)
     if deadline is not None and time.time() >= deadline:
         raise ScenarioError("the job deadline (execution.deadline_seconds) passed before this scenario started")
-    task, target, method = config.task, config.target, config.split_method
+    task, target, time_column = config.task, config.target, config.time_column
+    ordered = time_column is not None or _order_by(config) is not None
     with watch("split"):
         rows = prepare_rows(frame, config, training=True)
         labels, classes = _targets(rows[target], config)
+        few = checks.too_few_rows(len(rows), config)
+        if few:
+            raise ScenarioError(few)
+        method = config.split_method
         train, test = holdout_split(rows, method=method, size=config.split.test_size, target=target, seed=seed,
                                     min_train_rows=config.split.min_train_rows)
-        folds = validation_folds(rows.iloc[train], method=method, size=config.split.validation_size,
-                                 folds=config.split.validation_folds, target=target, seed=seed + 1,
-                                 min_train_rows=max(2, len(train) // 4))
+        folds = [(train[i], train[v]) for i, v in validation_folds(
+            rows.iloc[train], method=method, size=config.split.validation_size, folds=config.split.validation_folds,
+            target=target, seed=seed + 1, min_train_rows=max(2, len(train) // 4))]
         if classes is not None:
-            _check_fold_classes(labels[train], folds, config.primary_metric)
+            _check_fold_classes(labels, folds, config.primary_metric)
+        horizon = max(len(test), *(len(v) for _, v in folds)) if ordered else 1
+        season = _season(config, rows, folds)
     with watch("features"):
-        exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
-        enricher = FeatureEnricher(config.features, target=target, time_column=config.time_column,
-                                   horizon=config.horizon, exclude=exclude).fit(rows.iloc[train])
+        enricher = _enricher(config, horizon, season).fit(rows.iloc[train])
         features = enricher.transform(rows)
     with watch("select"):
         selected = select_features(features.iloc[train], labels[train], task=task,
@@ -118,49 +143,45 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
                                    seed=seed, threads=threads)
         if not selected:
             raise ScenarioError("no informative feature: every candidate column is constant or empty")
-        # Models get plain float arrays: featuretools names such as "LAG(units, week)" break LightGBM.
+        # Models get plain float arrays: feature names such as "LAG(units, week, periods=4)" break LightGBM.
         x = features[selected].to_numpy(dtype="float64")
-    primary = config.primary_metric
-    n_classes = len(classes or ())
-
-    def objective(family: str, params: dict[str, Any]) -> float:
-        losses = []
-        for inner, valid in folds:
-            fit_rows, valid_rows = train[inner], train[valid]
-            model = _build(config, family, params, threads, seed).fit(x[fit_rows], labels[fit_rows])
-            prediction, proba = _predict(model, x[valid_rows], task, n_classes)
-            losses.append(to_loss(primary, compute_metrics([primary], labels[valid_rows], prediction, proba)[primary]))
-        return float(np.mean(losses))
-
+    problem = Problem(task, config.primary_metric, x, labels, folds, ordered, horizon, len(classes or ()),
+                      tuple(i for i, name in enumerate(selected) if name in enricher.categorical_),
+                      "balanced" if config.models.class_weight == "balanced" else None, threads, seed)
     with watch("tune"):
         budget = config.tuning.timeout_seconds
         if deadline is not None:
             budget = max(1.0, min(budget, deadline - time.time()))
-        tuner = make_tuner(config.tuning.tuner, config.tuning.algorithm)
-        result = tuner.tune(objective, _spaces(config), max_evals=config.tuning.max_evals,
-                            timeout_seconds=budget, seed=seed)
-        members = result.best_per_family(config.tuning.ensemble_size)
+        candidates = naive_candidates(task, time_indexed=time_column is not None, ordered=ordered, season=season,
+                                      window=season or horizon, n_classes=problem.n_classes)
+        outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget)
     with watch("refit"):
-        estimator = _build_members(config, members, threads, seed).fit(x[train], labels[train])
+        estimator = _final(problem, outcome, train)
     with watch("evaluate"):
-        prediction, proba = _predict(estimator, x[test], task, n_classes)
+        calibration = _calibration(problem, outcome, train) if classes is not None and outcome.members else None
         names = config.report_metrics
+        prediction, proba = _scored(problem, estimator, train, test, calibration)
         metrics = compute_metrics(names, labels[test], prediction, proba)
-        base_prediction, base_proba = _baseline(labels[train], len(test), task, config.time_column is not None,
-                                                len(classes or ()))
+        naive = fit(problem, dataclasses.replace(outcome.naive), train)
+        base_prediction, base_proba = predict(problem, naive, x[test], steps_after(problem, train, test))
         baseline = compute_metrics(names, labels[test], base_prediction, base_proba)
+        holdout = _holdout_frame(rows.iloc[test], config, classes, labels[test], prediction, proba, base_prediction)
     with watch("refit"):
         if config.split.refit_on_all_rows:
             enricher.fit(rows)
-            x_all = enricher.transform(rows)[selected].to_numpy(dtype="float64")
-            estimator = _build_members(config, members, threads, seed).fit(x_all, labels)
+            everything = np.arange(len(rows))
+            problem = dataclasses.replace(problem, x=enricher.transform(rows)[selected].to_numpy(dtype="float64"))
+            estimator = _final(problem, outcome, everything)
+        elif ordered and hasattr(estimator, "observe"):
+            estimator.observe(labels)  # forecasts start after the latest row, like the lags do
         enricher.remember_history(rows)
-    family = "+".join(m.family for m in members)
-    params = members[0].params if len(members) == 1 else {m.family: m.params for m in members}
-    model = ScenarioModel(task, dict(keys), enricher, selected, estimator, family, params, classes)
-    leaderboard = {family: _from_loss(primary, loss) for family, loss in result.leaderboard().items()}
-    return ScenarioFit(model, metrics, baseline, leaderboard, len(result.trials), len(rows), len(train),
-                       len(test), seed, seconds)
+    family, params = _describe(outcome)
+    model = ScenarioModel(task, dict(keys), enricher, selected, estimator, family, params, classes,
+                          ordered=ordered, calibration=calibration)
+    leaderboard = outcome.leaderboard(lambda loss: -loss if METRICS[problem.primary].greater_is_better else loss)
+    return ScenarioFit(model, metrics, baseline, leaderboard, len(outcome.trials.trials), len(rows), len(train),
+                       len(test), seed, seconds, baseline_name=outcome.naive.name, holdout=holdout,
+                       importances=feature_importances(estimator, selected))
 
 
 def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) -> pd.DataFrame:
@@ -169,13 +190,61 @@ def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) 
     missing = sorted(set(model.enricher.raw_columns_) - set(rows.columns) - {config.target})
     if missing:
         raise ScenarioError(f"prediction input lacks columns the model needs: {missing}")
-    if config.time_column is not None and len(rows) > config.horizon and (
-            model.enricher.settings.target_lags or model.enricher.settings.target_windows):
-        raise ScenarioError(f"{len(rows)} future periods exceed the horizon of {config.horizon} the model's "
+    rows = model.enricher.convert(rows)
+    horizon = model.enricher.horizon
+    if config.time_column is not None and len(rows) > horizon and (
+            model.enricher.target_lags or model.enricher.target_windows):
+        raise ScenarioError(f"{len(rows)} future periods exceed the horizon of {horizon} the model's "
                             f"target lags were built for (split.test_size / split.validation_size)")
     scored = model.predict(rows)
     ids = rows[[c for c in config.sample_id_columns if c in rows.columns]]
     return pd.concat([ids, scored], axis=1)
+
+
+def _order_by(config: Config) -> str | None:
+    return getattr(config.split, "order_by", None)
+
+
+def _canonical_order(rows: pd.DataFrame, config: Config) -> np.ndarray:
+    """Positions sorting rows by ``split.order_by``, then by a hash of the sample ids (else of the row)."""
+    ids = [c for c in config.sample_id_columns if c in rows.columns]
+    identity = rows[ids] if ids else rows
+    try:
+        hashed = pd.util.hash_pandas_object(identity, index=False).to_numpy()
+    except TypeError:  # unhashable cells (lists, dicts): hash their text
+        hashed = pd.util.hash_pandas_object(identity.astype(str), index=False).to_numpy()
+    order_by = _order_by(config)
+    if order_by is None:
+        return np.argsort(hashed, kind="stable")
+    if order_by not in rows.columns:
+        raise ScenarioError(checks.missing_column("split.order_by", order_by))
+    return np.lexsort((hashed, pd.to_datetime(rows[order_by], errors="coerce").to_numpy()))
+
+
+def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
+    target = config.target
+    if config.task == "regression":
+        numeric = pd.to_numeric(values, errors="coerce")
+        if numeric.isna().any():
+            raise ScenarioError(f"target {target!r} is not numeric (e.g. {values[numeric.isna()].iloc[0]!r})")
+        if config.models.target_transform == "log1p" and (numeric < 0).any():
+            raise ScenarioError(f"models.target_transform 'log1p' needs a non-negative target; {target!r} "
+                                f"has {int((numeric < 0).sum())} negative values")
+        if numeric.nunique() < 2:
+            raise ScenarioError(checks.constant_target(target, numeric.iloc[0], "regression"))
+        return numeric.to_numpy(dtype="float64"), None
+    n_labels = values.nunique()
+    if pd.api.types.is_float_dtype(values):
+        continuous = checks.continuous_labels(target, n_labels, len(values))
+        if continuous:
+            raise ScenarioError(continuous)
+    positive = config.metrics.positive_class
+    codes, classes = encode_labels(values, positive)
+    if len(classes) < 2:
+        raise ScenarioError(checks.single_class(target, classes[0]))
+    if positive is not None and not any(c == positive or str(c) == str(positive) for c in classes):
+        raise ScenarioError(checks.unknown_positive_class(positive, classes))
+    return codes, classes
 
 
 def _check_fold_classes(labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], primary: str) -> None:
@@ -189,72 +258,96 @@ def _check_fold_classes(labels: np.ndarray, folds: list[tuple[np.ndarray, np.nda
                                 "(use a larger split.validation_size or another metrics.primary)")
 
 
-def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
-    if config.task == "regression":
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.isna().any():
-            raise ScenarioError(f"target {config.target!r} is not numeric (e.g. {values[numeric.isna()].iloc[0]!r})")
-        if config.models.target_transform == "log1p" and (numeric < 0).any():
-            raise ScenarioError(f"models.target_transform 'log1p' needs a non-negative target; {config.target!r} "
-                                f"has {int((numeric < 0).sum())} negative values")
-        if numeric.nunique() < 2:
-            raise ScenarioError(f"target {config.target!r} is constant ({numeric.iloc[0]}): nothing to learn")
-        return numeric.to_numpy(dtype="float64"), None
-    codes, classes = encode_labels(values, config.metrics.positive_class)
-    if len(classes) < 2:
-        raise ScenarioError(f"target {config.target!r} has a single class ({classes[0]!r}): nothing to learn")
-    return codes, classes
+def _season(config: Config, rows: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> int | None:
+    """The season length for seasonal naive and lags: configured, else inferred; it must fit the history."""
+    if config.time_column is None:
+        return None
+    configured = config.models.season_length
+    season = configured or infer_season_length(rows[config.time_column])
+    shortest = min(len(inner) for inner, _ in folds)
+    if season is not None and season >= shortest:
+        if configured:
+            raise ScenarioError(f"models.season_length {configured} is not shorter than the history: the "
+                                f"shortest validation fold fits on {shortest} rows")
+        return None  # an inferred season longer than the history: no seasonal naive for this scenario
+    return season
 
 
-def _build(config: Config, family: str, params: dict[str, Any], threads: int, seed: int) -> Any:
-    """An unfitted estimator of ``family``, fitting on the transformed target when one is configured."""
-    estimator = FAMILIES[family].build(config.task, params, threads, seed)
-    if config.task == "regression" and config.models.target_transform == "log1p":
-        from sklearn.compose import TransformedTargetRegressor
+def _enricher(config: Config, horizon: int, season: int | None) -> FeatureEnricher:
+    """With a time column and no lags configured: target lags from the horizon on, a seasonal lag, a trend."""
+    exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
+    settings = config.features
+    defaults = (config.time_column is not None and config.task == "regression"
+                and not {"target_lags", "target_windows"} & settings.model_fields_set)
+    lags = None
+    if defaults:
+        lags = [horizon, horizon + 1, horizon + 2]
+        if season:
+            lags.append(season * -(-horizon // season))  # the first multiple of the season >= the horizon
+    return FeatureEnricher(settings, target=config.target, time_column=config.time_column, horizon=horizon,
+                           exclude=exclude, target_lags=sorted(set(lags)) if lags else None, trend=defaults)
 
-        # Multiplicative effects (seasonality x promotion x price) become additive on the log scale.
-        return TransformedTargetRegressor(estimator, func=np.log1p, inverse_func=np.expm1, check_inverse=False)
-    return estimator
+
+def _transforms(config: Config, labels: np.ndarray, ordered: bool) -> list[str]:
+    """Target transforms to try; ``auto`` tries those that can help this scenario."""
+    chosen = config.models.target_transform
+    if config.task != "regression":
+        return ["none"]
+    if chosen != "auto":
+        return [chosen]
+    return ["none", *(["difference"] if ordered else []), *(["log1p"] if labels.min() >= 0 else [])]
 
 
-def _build_members(config: Config, members: list, threads: int, seed: int) -> Any:
-    """The best trial's estimator, or an average of the best trial of each of the top families."""
+def _final(problem: Problem, outcome: SearchResult, rows: np.ndarray) -> Any:
+    """The chosen model (naive, one family, or the average of the top families) fitted on ``rows``."""
+    if not outcome.members:
+        return fit(problem, dataclasses.replace(outcome.naive), rows)
+    fitted = [fit(problem, build(problem, m.family, m.params), rows) for m in outcome.members]
+    return fitted[0] if len(fitted) == 1 else Ensemble(fitted, problem.n_classes)
+
+
+def _calibration(problem: Problem, outcome: SearchResult, train: np.ndarray):
+    """Calibration of the chosen classifier on its out-of-fold probabilities (never worse than the prior)."""
+    probabilities, truth = [], []
+    for inner, valid in problem.folds:
+        probabilities.append(predict(problem, _final(problem, outcome, inner), problem.x[valid], None)[1])
+        truth.append(problem.labels[valid])
+    prior = np.bincount(problem.labels[train], minlength=problem.n_classes) / len(train)
+    return fit_calibration(np.concatenate(probabilities), np.concatenate(truth), prior)
+
+
+def _scored(problem: Problem, estimator: Any, train: np.ndarray, test: np.ndarray,
+            calibration: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    prediction, proba = predict(problem, estimator, problem.x[test], steps_after(problem, train, test))
+    if calibration is not None and proba is not None:
+        proba = calibration.apply(proba)
+        prediction = proba.argmax(axis=1)
+    return prediction, proba
+
+
+def _holdout_frame(rows: pd.DataFrame, config: Config, classes: list[Any] | None, actual: np.ndarray,
+                   prediction: np.ndarray, proba: np.ndarray | None, baseline: np.ndarray) -> pd.DataFrame:
+    """One row per holdout row: its ids, the actual value, the model's and the baseline's predictions."""
+    ids = [c for c in dict.fromkeys([*config.sample_id_columns, *[config.time_column] * bool(config.time_column)])
+           if c in rows.columns]
+    frame = rows[ids].reset_index(drop=True)
+    if classes is None:
+        return frame.assign(actual=actual, prediction=prediction, baseline=baseline)
+    labels = np.asarray(classes, dtype=object)
+    frame = frame.assign(actual=labels[actual], prediction=labels[prediction], baseline=labels[baseline])
+    if proba is not None:
+        best = proba[np.arange(len(proba)), prediction]
+        frame["probability"] = proba[:, -1] if len(labels) == 2 else best
+    return frame
+
+
+def _describe(outcome: SearchResult) -> tuple[str, dict[str, Any]]:
+    """``best_family`` and ``best_params`` of the shipped model."""
+    if not outcome.members:
+        naive = outcome.naive
+        return naive.name, ({"season": naive.season} if naive.season else {})
+    members = outcome.members
     if len(members) == 1:
-        return _build(config, members[0].family, members[0].params, threads, seed)
-    from sklearn.ensemble import VotingClassifier, VotingRegressor
+        return members[0].family, members[0].params
+    return "+".join(m.family for m in members), {m.family: m.params for m in members}
 
-    estimators = [(m.family, _build(config, m.family, m.params, threads, seed)) for m in members]
-    if config.task == "regression":
-        return VotingRegressor(estimators)
-    return VotingClassifier(estimators, voting="soft")
-
-
-def _predict(model: Any, x: np.ndarray, task: str, n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
-    if task == "regression":
-        return model.predict(x), None
-    proba = class_probabilities(model, x, n_classes)
-    return proba.argmax(axis=1), proba
-
-
-def _baseline(train_labels: np.ndarray, n_test: int, task: str, has_time: bool,
-              n_classes: int) -> tuple[np.ndarray, np.ndarray | None]:
-    """The naive forecast a model must beat: last value (time), mean, or the majority class."""
-    if task == "regression":
-        level = train_labels[-1] if has_time else train_labels.mean()
-        return np.full(n_test, level, dtype="float64"), None
-    prior = np.bincount(train_labels, minlength=n_classes) / len(train_labels)
-    return np.full(n_test, prior.argmax()), np.tile(prior, (n_test, 1))
-
-
-def _from_loss(metric: str, loss: float) -> float:
-    return -loss if METRICS[metric].greater_is_better else loss
-
-
-def _spaces(config: Config) -> dict[str, dict[str, Any]]:
-    spaces = {}
-    for family in config.models.families:
-        space = dict(FAMILIES[family].space)
-        space.update({name: to_distribution(spec)
-                      for name, spec in config.models.search_space.get(family, {}).items()})
-        spaces[family] = space
-    return spaces

@@ -29,8 +29,8 @@ def holdout_split(frame: pd.DataFrame, *, method: str, size: int | float, target
     n_rows = len(frame)
     n_test = holdout_rows(size, n_rows)
     if n_rows - n_test < min_train_rows:
-        raise ScenarioError(f"too few rows: {n_rows} rows leave {n_rows - n_test} for training after a "
-                            f"holdout of {n_test}; at least {min_train_rows} are needed (split.min_train_rows)")
+        raise ScenarioError(f"too few rows: {n_rows} rows cannot hold a holdout of {n_test} and "
+                            f"{min_train_rows} rows to train on")
     positions = np.arange(n_rows)
     if method == "time":
         return positions[:-n_test], positions[-n_test:]

@@ -10,7 +10,7 @@ from automl.scenario.features import FeatureEnricher
 
 N_WEEKS, HORIZON = 30, 6
 LAG_6, LAG_7 = "LAG(units, week, periods=6)", "LAG(units, week, periods=7)"
-WINDOW_3 = "ROLLING_MEAN(week, units, gap=6, min_periods=1)"
+WINDOW_3 = "ROLLING_MEAN(week, units, window_length=3, gap=6)"
 
 
 def _jumping_frame() -> pd.DataFrame:

@@ -62,7 +62,10 @@ def test_learnable_weekly_frame_beats_the_naive_baseline(weekly_frame):
     assert (row["store"], row["run_id"], row["primary_metric"]) == (1, "r1", "rmse")
     assert (row["n_rows"], row["n_train"], row["n_test"], row["n_evals"]) == (60, 56, 4, 4)
     assert row["best_family"] in config.models.families
-    assert json.loads(row["best_params"]) and set(json.loads(row["leaderboard"])) <= set(config.models.families)
+    leaderboard = json.loads(row["leaderboard"])
+    assert json.loads(row["best_params"]) and set(config.models.families) <= set(leaderboard)
+    assert {"naive_last", "naive_drift"} <= set(leaderboard)  # the naive forecasts compete on validation
+    assert list(leaderboard.values()) == sorted(leaderboard.values())  # best (lowest rmse) first
     assert "promo" in row["selected_features"]
     assert all(f"seconds_{step}" in row for step in STEPS) and row["seconds_total"] > 0
     assert (row["error"], row["error_type"], row["traceback"]) == ("", "", "")
@@ -103,7 +106,8 @@ def test_same_seed_same_result_whatever_the_order(weekly_frame):
 
 @pytest.mark.parametrize(("change", "reason"), [
     (lambda f: f.assign(churned="no"), r"target 'churned' has a single class \('no'\): nothing to learn"),
-    (lambda f: f.head(12), r"too few rows: 12 rows leave 9 for training after a holdout of 3; at least 10 are needed"),
+    (lambda f: f.head(12), r"too few rows: 12 rows with a target; at least 14 are needed \(split.min_train_rows 10 "
+                           r"for training plus the holdout, split.test_size 0.25\)"),
     (lambda f: f.drop(columns="churned"), "target column 'churned' is missing"),
     (lambda f: f.assign(churned=None), "target column 'churned' has no values"),
 ])
@@ -135,7 +139,7 @@ def test_passed_deadline_skips(weekly_frame):
 
 
 def test_a_family_whose_build_raises_fails_the_scenario_with_a_traceback(monkeypatch, weekly_frame):
-    def broken_build(task, params, threads, seed):
+    def broken_build(task, params, threads, seed, **_):
         raise MemoryError("estimator exploded")
 
     monkeypatch.setitem(FAMILIES, "linear", ModelFamily("linear", FAMILIES["linear"].tasks,
@@ -153,7 +157,7 @@ def test_a_family_whose_build_raises_fails_the_scenario_with_a_traceback(monkeyp
 
 
 def test_a_failing_family_loses_to_a_working_one(monkeypatch, weekly_frame):
-    def broken_build(task, params, threads, seed):
+    def broken_build(task, params, threads, seed, **_):
         raise ValueError("no")
 
     monkeypatch.setitem(FAMILIES, "lightgbm", ModelFamily("lightgbm", FAMILIES["lightgbm"].tasks,
@@ -272,5 +276,6 @@ def test_ensemble_averages_the_best_model_of_the_top_families(make_config, weekl
     row = train_scenario(frame, keys, ScenarioContext(config))
     assert row["status"] == "ok", row["error"] + row["traceback"]
     families = row["best_family"].split("+")
-    assert len(families) == 2 and families == list(json.loads(row["leaderboard"]))[:2]
+    tuned = [name for name in json.loads(row["leaderboard"]) if not name.startswith("naive_")]
+    assert len(families) == 2 and families == tuned[:2]
     assert set(json.loads(row["best_params"])) == set(families)

@@ -1,0 +1,219 @@
+"""Model search for one scenario: naive forecasts, each family's defaults, then the tuner, all on the same
+validation folds, so the chosen model is never one that validates worse than a naive forecast or than a
+family's library defaults.
+
+Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
+candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
+of them); the tuner spends the remaining ``tuning.max_evals`` on the families' spaces. LightGBM trials stop
+adding trees on their validation fold, and the chosen model keeps the average number of trees that helped.
+"""
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from automl.scenario.baselines import NaiveModel
+from automl.scenario.families import FAMILIES, fit_estimator
+from automl.scenario.metrics import compute_metrics, to_loss
+from automl.scenario.model import class_probabilities
+from automl.scenario.space import Choice, Float, Int, to_distribution
+from automl.scenario.transforms import Ensemble, TargetModel
+from automl.scenario.tuning import Trial, TuningResult, make_tuner
+
+if TYPE_CHECKING:
+    from automl.config import Config
+
+__all__ = ["TRANSFORM_PARAM", "Problem", "SearchResult", "build", "fit", "predict", "search", "steps_after"]
+
+log = logging.getLogger(__name__)
+
+# Regression trials record their target transform among their parameters (and in best_params).
+TRANSFORM_PARAM = "target_transform"
+
+Folds = list[tuple[np.ndarray, np.ndarray]]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """What every fit of one scenario shares: its matrix, labels and how it is validated."""
+
+    task: str
+    primary: str
+    x: np.ndarray
+    labels: np.ndarray
+    folds: Folds  # positions into x / labels
+    ordered: bool  # rows in time order: forecasts are `steps` rows after their fit rows
+    horizon: int
+    n_classes: int
+    categorical: tuple[int, ...]
+    class_weight: str | None
+    threads: int
+    seed: int
+
+
+@dataclass
+class SearchResult:
+    """Every trial, the naive forecasts' validation losses, and the choice."""
+
+    trials: TuningResult
+    naive_losses: dict[str, float]
+    naive: NaiveModel  # the best naive candidate (unfitted)
+    members: list[Trial] = field(default_factory=list)  # empty: the naive model validates best
+
+    def leaderboard(self, from_loss: Any) -> dict[str, float]:
+        """Best validation score per family and per naive forecast, best first."""
+        losses = {**self.trials.leaderboard(), **self.naive_losses}
+        return {name: from_loss(loss) for name, loss in sorted(losses.items(), key=lambda item: item[1])}
+
+
+def steps_after(problem: Problem, fit_rows: np.ndarray, eval_rows: np.ndarray) -> np.ndarray | None:
+    """Periods from the last fit row to each evaluated row (time-ordered data), else None."""
+    return eval_rows - fit_rows[-1] if problem.ordered else None
+
+
+def build(problem: Problem, family: str, params: dict[str, Any]) -> Any:
+    """An unfitted model of ``family``; regression models are wrapped with their target transform."""
+    params = dict(params)
+    transform = params.pop(TRANSFORM_PARAM, "none")
+    if problem.task == "classification" and problem.class_weight:
+        params["class_weight"] = problem.class_weight
+    estimator = FAMILIES[family].build(problem.task, params, problem.threads, problem.seed,
+                                       categorical=problem.categorical)
+    return TargetModel(estimator, transform, problem.horizon) if problem.task == "regression" else estimator
+
+
+def fit(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarray | None = None) -> Any:
+    """Fit ``model`` on ``fit_rows``; ``eval_rows`` (validation) let LightGBM stop early."""
+    x, y = problem.x, problem.labels
+    if isinstance(model, (NaiveModel, Ensemble)):
+        return model.fit(x[fit_rows], y[fit_rows]) if isinstance(model, NaiveModel) else model
+    if problem.task == "regression":
+        valid = None if eval_rows is None else (x[eval_rows], y[eval_rows], steps_after(problem, fit_rows, eval_rows))
+        return model.fit(x[fit_rows], y[fit_rows], eval_set=valid)
+    valid = None if eval_rows is None else (x[eval_rows], y[eval_rows])
+    return fit_estimator(model, x[fit_rows], y[fit_rows], valid)
+
+
+def predict(problem: Problem, model: Any, x: np.ndarray,
+            steps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """Predictions (label codes for classification) and class probabilities."""
+    if problem.task == "regression":
+        return model.predict(x, steps), None
+    proba = class_probabilities(model, x, problem.n_classes)
+    return proba.argmax(axis=1), proba
+
+
+def search(problem: Problem, config: Config, candidates: list[NaiveModel], transforms: list[str],
+           timeout_seconds: float) -> SearchResult:
+    """Score the naive candidates, the families' defaults and the tuner's trials on the folds; choose."""
+    iterations: dict[str, list[int]] = {}
+    failures: list[str] = []
+
+    def objective(family: str, params: dict[str, Any]) -> float:
+        losses, best = [], []
+        for inner, valid in problem.folds:
+            model = fit(problem, build(problem, family, params), inner, valid)
+            losses.append(_loss(problem, model, inner, valid))
+            best.append(getattr(model, "best_iteration_", None))
+        if all(best):
+            iterations[_key(family, params)] = best
+        return float(np.mean(losses))
+
+    def recorded(family: str, params: dict[str, Any]) -> float:
+        try:
+            loss = objective(family, params)
+        except Exception as exc:
+            failures.append(f"{family}: {type(exc).__name__}: {exc}")
+            raise
+        if not np.isfinite(loss):
+            failures.append(f"{family}: the objective returned a non-finite loss ({loss})")
+        return loss
+
+    naive_losses = {c.name: float(np.mean([_loss(problem, c.fit(problem.x[i], problem.labels[i]), i, v)
+                                           for i, v in problem.folds])) for c in candidates}
+    naive = min(candidates, key=lambda c: naive_losses[c.name])
+    spaces = _spaces(config)
+    first = _default_trials(spaces, transforms if problem.task == "regression" else [], recorded)
+    transform = min(first, key=lambda t: t.loss).params.get(TRANSFORM_PARAM) if first else transforms[0]
+    budget = config.tuning.max_evals - len(first) - len(failures)  # the defaults count as trials
+    tuned: tuple[Trial, ...] = ()
+    if budget > 0:
+        fixed = {TRANSFORM_PARAM: Choice((transform,))} if problem.task == "regression" else {}
+        tuner = make_tuner(config.tuning.tuner, config.tuning.algorithm)
+        try:
+            tuned = tuner.tune(recorded, {f: {**space, **fixed} for f, space in spaces.items()},
+                               max_evals=budget, timeout_seconds=timeout_seconds, seed=problem.seed).trials
+        except RuntimeError as exc:  # the tuner found no working model: the defaults may still hold one
+            log.info("tuning added no working trial: %s", exc)
+    trials = (*first, *tuned)
+    if not trials:
+        raise RuntimeError(f"tuning found no working model ({len(failures)} failed trials); last: "
+                           f"{failures[-1] if failures else 'no trial finished'}")
+    result = TuningResult(trials)
+    members = [_with_iterations(t, iterations) for t in result.best_per_family(config.tuning.ensemble_size)]
+    if naive_losses[naive.name] <= result.best.loss:
+        members = []  # no tuned family beats the naive forecast on validation: ship the naive model
+    return SearchResult(result, naive_losses, naive, members)
+
+
+def _loss(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarray) -> float:
+    prediction, proba = predict(problem, model, problem.x[eval_rows], steps_after(problem, fit_rows, eval_rows))
+    value = compute_metrics([problem.primary], problem.labels[eval_rows], prediction, proba)[problem.primary]
+    return to_loss(problem.primary, value)
+
+
+def _default_trials(spaces: dict[str, dict[str, Any]], transforms: list[str], objective: Any) -> list[Trial]:
+    """Each family's library defaults (inside its configured space), under each candidate transform."""
+    trials = []
+    for family, space in spaces.items():
+        for transform in transforms or [None]:
+            params = _clamp(FAMILIES[family].defaults, space)
+            if transform is not None:
+                params[TRANSFORM_PARAM] = transform
+            try:
+                loss = objective(family, params)
+            except Exception:  # noqa: BLE001 - recorded by the objective; the tuner may still find one
+                continue
+            if np.isfinite(loss):
+                trials.append(Trial(family, params, loss))
+    return trials
+
+
+def _clamp(defaults: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
+    """Defaults moved inside the configured space: a fixed parameter wins, a range bounds the default."""
+    params = {}
+    for name, dist in space.items():
+        value = defaults.get(name)
+        if isinstance(dist, Choice):
+            params[name] = value if value in dist.options else dist.options[0]
+        elif isinstance(dist, (Int, Float)):
+            value = dist.low if value is None else min(max(value, dist.low), dist.high)
+            params[name] = int(value) if isinstance(dist, Int) else float(value)
+    return params
+
+
+def _with_iterations(trial: Trial, iterations: dict[str, list[int]]) -> Trial:
+    """The trial with the number of trees early stopping chose on its folds (LightGBM)."""
+    best = iterations.get(_key(trial.family, trial.params))
+    if not best or "n_estimators" not in trial.params:
+        return trial
+    return Trial(trial.family, {**trial.params, "n_estimators": max(1, int(round(float(np.mean(best)))))},
+                 trial.loss)
+
+
+def _key(family: str, params: dict[str, Any]) -> str:
+    return family + json.dumps(params, sort_keys=True, default=str)
+
+
+def _spaces(config: Config) -> dict[str, dict[str, Any]]:
+    spaces = {}
+    for family in config.models.families:
+        space = dict(FAMILIES[family].space)
+        space.update({name: to_distribution(spec)
+                      for name, spec in config.models.search_space.get(family, {}).items()})
+        spaces[family] = space
+    return spaces

@@ -1,0 +1,67 @@
+"""Naive forecasts: each kind's arithmetic, forecasting after observing the history, and season inference."""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from automl.scenario.baselines import NaiveModel, infer_season_length, naive_candidates
+
+HISTORY = np.array([1.0, 2.0, 4.0, 3.0, 5.0, 6.0, 8.0, 7.0])
+
+
+@pytest.mark.parametrize(("model", "expected"), [
+    (NaiveModel("last"), [7.0, 7.0, 7.0]),
+    (NaiveModel("seasonal", season=4), [5.0, 6.0, 8.0]),  # the same position one season back
+    (NaiveModel("drift"), [7.0 + 6 / 7, 7.0 + 12 / 7, 7.0 + 18 / 7]),  # last value + average change
+    (NaiveModel("window", season=2), [7.5, 7.5, 7.5]),
+    (NaiveModel("mean"), [4.5, 4.5, 4.5]),
+    (NaiveModel("median"), [4.5, 4.5, 4.5]),
+])
+def test_each_naive_forecast(model, expected):
+    forecast = model.fit(None, HISTORY).predict(np.zeros((3, 1)), np.array([1, 2, 3]))
+    np.testing.assert_allclose(forecast, expected)
+
+
+def test_seasonal_naive_repeats_the_last_season_beyond_it():
+    model = NaiveModel("seasonal", season=3).fit(None, HISTORY)
+    np.testing.assert_array_equal(model.predict(np.zeros((7, 1)), np.arange(1, 8)), [6, 8, 7, 6, 8, 7, 6])
+
+
+def test_observe_moves_the_origin_to_the_latest_history():
+    model = NaiveModel("last").fit(None, HISTORY[:4])
+    model.observe(HISTORY)
+    assert model.predict(np.zeros((1, 1)), np.array([1]))[0] == 7.0
+
+
+def test_the_class_prior_answers_the_training_frequencies():
+    model = NaiveModel("prior", n_classes=3).fit(None, np.array([0, 0, 1, 0]))
+    np.testing.assert_allclose(model.predict_proba(np.zeros((2, 1))), [[0.75, 0.25, 0.0]] * 2)
+    assert model.predict(np.zeros((2, 1))).tolist() == [0, 0]
+    assert model.classes_.tolist() == [0, 1, 2]
+
+
+def test_candidates_by_kind_of_data():
+    names = lambda models: [m.name for m in models]  # noqa: E731
+    assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=12, window=12)) == [
+        "naive_last", "naive_seasonal", "naive_drift", "naive_window"]
+    assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=None, window=5)) == [
+        "naive_last", "naive_drift", "naive_window"]
+    assert names(naive_candidates("regression", time_indexed=False, ordered=True, season=None, window=5)) == [
+        "naive_mean", "naive_median", "naive_window"]
+    assert names(naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)) == [
+        "naive_mean", "naive_median"]
+    assert names(naive_candidates("classification", time_indexed=True, ordered=True, season=7, window=7,
+                                  n_classes=2)) == ["naive_prior"]
+
+
+@pytest.mark.parametrize(("freq", "season"), [("h", 24), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4),
+                                              ("YS", None)])
+def test_season_length_from_the_time_column_frequency(freq, season):
+    assert infer_season_length(pd.Series(pd.date_range("2020-01-01", periods=30, freq=freq))) == season
+
+
+def test_irregular_or_tiny_time_columns_have_no_season():
+    assert infer_season_length(pd.Series(pd.to_datetime(["2020-01-01", "2020-01-02"]))) is None
+    irregular = pd.Series(pd.to_datetime(["2020-01-01", "2020-01-04", "2020-01-09", "2020-01-20"]))
+    assert infer_season_length(irregular) is None
