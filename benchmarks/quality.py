@@ -345,9 +345,11 @@ def summarise(data: Dataset, scores: Scores) -> dict[str, dict[str, Any]]:
 
 
 def markdown(report: dict[str, Any]) -> str:
-    lines = [f"Budget {report['budget_seconds']} s per group, seed {report['seed']}, "
-             f"max groups {report['max_groups']}; commit {report['source'].get('commit', '?')}"
-             f"{' (+ uncommitted changes)' if report['source'].get('dirty') else ''}, {report['started_at']}.", "",
+    source = report["source"]
+    changes = f" + {source['uncommitted_files']} uncommitted files" if source.get("uncommitted_files") else ""
+    lines = [f"Budget {report['budget_seconds']} s per group, seed {report['seed']}, max groups "
+             f"{report['max_groups']}; commit {source.get('commit') or '?'}{changes} (code sha256 "
+             f"{source.get('code_sha256', '?')}), {report['started_at']}.", "",
              "| dataset | metric | groups | arm | median vs naive | beats naive | worse than naive | pooled "
              "| s/group | failed | rerun identical |",
              "|---|---|---|---|---|---|---|---|---|---|---|"]
