@@ -33,8 +33,9 @@ import re
 import sys
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 # flaml imports pyspark.pandas when pyspark is installed, which starts a JVM; nothing here needs Spark.
 sys.modules.setdefault("pyspark", None)  # type: ignore[arg-type]
@@ -112,7 +113,7 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     season = _season_length(frame[time_column]) if time_column else None
     positive = None
     if task == "classification":  # the later of the two sorted labels, as the framework's encode_labels
-        positive = sorted(frame[meta["target"]].dropna().unique().tolist())[-1]
+        positive = max(frame[meta["target"]].dropna().unique().tolist())
     return Dataset(name, frame, meta["group_column"], meta["target"], time_column, task, season, positive)
 
 
@@ -347,11 +348,11 @@ def summarise(data: Dataset, scores: Scores) -> dict[str, dict[str, Any]]:
 def markdown(report: dict[str, Any]) -> str:
     source = report["source"]
     changes = f" + {source['uncommitted_files']} uncommitted files" if source.get("uncommitted_files") else ""
-    lines = [f"Budget {report['budget_seconds']} s per group, seed {report['seed']}, max groups "
-             f"{report['max_groups']}; commit {source.get('commit') or '?'}{changes} (code sha256 "
-             f"{source.get('code_sha256', '?')}), {report['started_at']}.", "",
-             "| dataset | metric | groups | arm | median vs naive | beats naive | worse than naive | pooled "
-             "| s/group | failed | rerun identical |",
+    lines = [(f"Budget {report['budget_seconds']} s per group, seed {report['seed']}, max groups "
+              f"{report['max_groups']}; commit {source.get('commit') or '?'}{changes} (code sha256 "
+              f"{source.get('code_sha256', '?')}), {report['started_at']}."), "",
+             ("| dataset | metric | groups | arm | median vs naive | beats naive | worse than naive | pooled "
+              "| s/group | failed | rerun identical |"),
              "|---|---|---|---|---|---|---|---|---|---|---|"]
     for name, result in report["datasets"].items():
         metric = "RMSE" if result["task"] == "regression" else "log loss"

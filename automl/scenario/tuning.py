@@ -15,22 +15,23 @@ import logging
 import math
 import numbers
 import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Mapping, Protocol, Union
+from typing import Any, Protocol
 
 import numpy as np
 
 from automl.errors import ScenarioError
 from automl.scenario.space import Choice, Distribution, Int
 
-__all__ = ["FirstPoints", "HyperoptTuner", "Objective", "OptunaTuner", "TUNERS", "Trial", "Tuner", "TuningResult",
+__all__ = ["TUNERS", "FirstPoints", "HyperoptTuner", "Objective", "OptunaTuner", "Trial", "Tuner", "TuningResult",
            "make_tuner"]
 
 logger = logging.getLogger(__name__)
 
 # Returns a loss (lower is better) for one family and its parameters, or yields one loss per validation fold;
 # raising marks the trial failed.
-Objective = Callable[[str, dict[str, Any]], Union[float, Iterable[float]]]
+Objective = Callable[[str, dict[str, Any]], float | Iterable[float]]
 # Per family, parameter values to evaluate before the search (e.g. the library's defaults).
 FirstPoints = Mapping[str, Mapping[str, Any]]
 Spaces = dict[str, dict[str, Distribution]]
@@ -106,12 +107,14 @@ class _Search:
             else:
                 loss = self._fold_mean(family, outcome, should_prune)
         except Exception as exc:  # one bad configuration must not end the search
-            return self._fail(f"{family}: {type(exc).__name__}: {exc}")
+            self._fail(f"{family}: {type(exc).__name__}: {exc}")
+            return None
         if loss is _PRUNED:
             self.pruned += 1
             return _PRUNED
         if not math.isfinite(loss):  # e.g. a metric undefined on this validation set
-            return self._fail(f"{family}: the objective returned a non-finite loss ({loss})")
+            self._fail(f"{family}: the objective returned a non-finite loss ({loss})")
+            return None
         self.trials.append(Trial(family, params, loss))
         return loss
 
@@ -137,7 +140,6 @@ class _Search:
     def _fail(self, message: str) -> None:
         logger.debug("failed trial: %s", message)
         self.errors.append(message)
-        return None
 
     def first(self, first_points: FirstPoints | None) -> list[tuple[str, dict[str, Any], float]]:
         """Evaluate each family's first point in full (never pruned); the successful ones, in family order.

@@ -7,9 +7,17 @@ import time
 
 import pytest
 
+from automl.config import parse_config
 from automl.errors import ScenarioError
+from automl.scenario.pipeline import fit_scenario
 from automl.scenario.space import Choice, Float, Int
-from automl.scenario.tuning import HyperoptTuner, OptunaTuner, Trial, TuningResult, make_tuner
+from automl.scenario.tuning import (
+    HyperoptTuner,
+    OptunaTuner,
+    Trial,
+    TuningResult,
+    make_tuner,
+)
 
 SPACES = {
     "parabola": {"x": Float(-5.0, 5.0)},                       # best loss 1.0 at x = 1
@@ -241,3 +249,21 @@ def test_a_failing_first_point_does_not_stop_the_search(tuner):
 
     result = _tune(defaults_break, tuner=tuner, max_evals=8, first_points={"parabola": {"x": 0.0}})
     assert len(result.trials) == 7 and {"x": 0.0} not in [t.params for t in result.trials]
+
+
+# ---- through the config and the pipeline ---------------------------------------------------------------------
+
+def test_a_config_choosing_optuna_tunes_a_scenario_reproducibly(weekly_frame):
+    config = parse_config({
+        "name": "demand", "task": "regression", "scenario_keys": ["store"], "target": "units",
+        "time_column": "week", "data": {"streams": [{"name": "sales", "path": "sales.parquet"}]},
+        "split": {"test_size": 4, "validation_size": 4, "min_train_rows": 10},
+        "models": {"families": ["linear", "lightgbm"],
+                   "search_space": {"lightgbm": {"n_estimators": {"type": "int", "low": 10, "high": 40}}}},
+        "tuning": {"tuner": "optuna", "max_evals": 6},
+    }, source="test")
+    assert isinstance(make_tuner(config.tuning.tuner, config.tuning.algorithm), OptunaTuner)
+    first, second = (fit_scenario(weekly_frame(60), {"store": 1}, config) for _ in range(2))
+    assert first.model.family in {"linear", "lightgbm"} and first.n_evals >= 1
+    assert (first.model.params, first.metrics, first.leaderboard) == (second.model.params, second.metrics,
+                                                                      second.leaderboard)
