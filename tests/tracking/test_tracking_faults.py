@@ -29,13 +29,20 @@ from mlflow.tracking import MlflowClient
 from process_helpers import automl_command, free_port
 from tracking_helpers import cli_env, last_json, run_cli, write_config, write_scenarios
 
-from automl import tracking
 from automl.config import parse_config
 from automl.errors import TrackingError
 from automl.scenario.keys import scenario_slug
 from automl.scenario.pipeline import fit_scenario
-from automl.tracking import JobRun, ModelPublisher, check_tracking, load_scenario_model, with_retries
-
+from automl.tracking import (
+    JobRun,
+    ModelPublisher,
+    check_tracking,
+    load_scenario_model,
+    retry,
+    store,
+    tracking_uri,
+    with_retries,
+)
 
 # --- real exceptions ----------------------------------------------------------------------------------------
 
@@ -124,7 +131,7 @@ def test_transient_connection_failures_and_timeouts(silent_server, monkeypatch):
     assert isinstance(refused_by_socket, ConnectionRefusedError)
     assert isinstance(read_timeout, requests.Timeout)
     for exc in (refused_by_mlflow, refused_by_requests, refused_by_socket, read_timeout, timeout_by_mlflow):
-        assert tracking._transient(exc), repr(exc)
+        assert retry.transient(exc), repr(exc)
 
 
 @pytest.mark.parametrize(("status", "transient"), [(429, True), (500, True), (502, True), (503, True),
@@ -134,10 +141,10 @@ def test_http_status_decides(scripted_server, status, transient):
     url, _ = scripted_server([(status, f"<html><body>{status} from a proxy</body></html>")] * 3)
     http_error = _raised(lambda: requests.put(f"{url}/artifact", data=b"x", timeout=5).raise_for_status())
     assert isinstance(http_error, requests.HTTPError)
-    assert tracking._transient(http_error) is transient
+    assert retry.transient(http_error) is transient
     by_mlflow = _raised(lambda: MlflowClient(url).search_experiments(max_results=1))
     assert isinstance(by_mlflow, MlflowException)
-    assert tracking._transient(by_mlflow) is transient, by_mlflow
+    assert retry.transient(by_mlflow) is transient, by_mlflow
 
 
 @pytest.mark.parametrize(("code", "transient"), [("INVALID_PARAMETER_VALUE", False),
@@ -149,13 +156,13 @@ def test_mlflow_error_codes_decide(scripted_server, code, transient):
     url, _ = scripted_server([(409, {"error_code": code, "message": "scripted"})] * 3)
     exc = _raised(lambda: MlflowClient(url).get_run("0" * 32))
     assert exc.error_code == code
-    assert tracking._transient(exc) is transient
+    assert retry.transient(exc) is transient
 
 
 def test_a_locked_sqlite_store_is_transient(tmp_path):
     locked = _locked_sqlite(tmp_path / "store.db")
     assert "database is locked" in str(locked)
-    assert tracking._transient(locked)
+    assert retry.transient(locked)
     engine = sqlalchemy.create_engine(f"sqlite:///{tmp_path / 'store.db'}", connect_args={"timeout": 0})
     holder = sqlite3.connect(tmp_path / "store.db", isolation_level=None)
     holder.execute("begin exclusive")
@@ -166,37 +173,37 @@ def test_a_locked_sqlite_store_is_transient(tmp_path):
         holder.execute("rollback")
         holder.close()
     assert isinstance(by_sqlalchemy, sqlalchemy.exc.OperationalError)
-    assert tracking._transient(by_sqlalchemy)
+    assert retry.transient(by_sqlalchemy)
     # What MLflow's SQL store makes of it (mlflow/store/db/utils.py), raised from the real error.
     try:
         raise MlflowException(str(by_sqlalchemy), error_code=TEMPORARILY_UNAVAILABLE) from by_sqlalchemy
     except MlflowException as wrapped:
-        assert tracking._transient(wrapped)
+        assert retry.transient(wrapped)
 
 
 def test_bugs_and_bad_input_are_permanent(tmp_path):
     for exc in (_raised(lambda: {}["missing"]), _raised(lambda: int("x")), _raised(lambda: open(tmp_path / "no")),
                 _raised(lambda: MlflowClient(f"http://127.0.0.1:{free_port()}").get_run("")),
                 InvalidUrlException("Invalid url: http://"), sqlite3.OperationalError("no such table: runs")):
-        assert not tracking._transient(exc), repr(exc)
+        assert not retry.transient(exc), repr(exc)
 
 
 def test_failure_reasons_are_short_and_say_what_happened(scripted_server, silent_server, monkeypatch):
     dead = f"http://127.0.0.1:{free_port()}"
-    assert tracking._reason(_raised(lambda: MlflowClient(dead).search_experiments())) == "connection refused"
+    assert retry.reason(_raised(lambda: MlflowClient(dead).search_experiments())) == "connection refused"
     url, _ = scripted_server([(503, "busy")] * 2 + [(400, {"error_code": "INVALID_PARAMETER_VALUE",
                                                             "message": "param 'tuning.timeout_seconds' changed"})])
-    assert "HTTP 5xx" in tracking._reason(_raised(lambda: MlflowClient(url).search_experiments()))
-    rejected = tracking._reason(_raised(lambda: MlflowClient(url).search_experiments()))
+    assert "HTTP 5xx" in retry.reason(_raised(lambda: MlflowClient(url).search_experiments()))
+    rejected = retry.reason(_raised(lambda: MlflowClient(url).search_experiments()))
     assert rejected == "INVALID_PARAMETER_VALUE: param 'tuning.timeout_seconds' changed"
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_TIMEOUT", "1")
     monkeypatch.setenv("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-    assert tracking._reason(_raised(lambda: MlflowClient(silent_server).search_experiments())) == "no answer: timed out"
+    assert retry.reason(_raised(lambda: MlflowClient(silent_server).search_experiments())) == "no answer: timed out"
 
 
 def test_with_retries_backs_off_then_succeeds(scripted_server, monkeypatch):
     delays = []
-    monkeypatch.setattr(tracking, "_sleep", delays.append)
+    monkeypatch.setattr(retry, "_sleep", delays.append)
     # MLflow's own single retry eats one 503 per call: the first call fails, the second gets 200.
     url, server = scripted_server([(503, {}), (503, {})])
     client = MlflowClient(url)
@@ -207,7 +214,7 @@ def test_with_retries_backs_off_then_succeeds(scripted_server, monkeypatch):
 
 def test_with_retries_gives_up_after_the_attempts_with_growing_delays(monkeypatch):
     delays, calls = [], []
-    monkeypatch.setattr(tracking, "_sleep", delays.append)
+    monkeypatch.setattr(retry, "_sleep", delays.append)
     dead = MlflowClient(f"http://127.0.0.1:{free_port()}")
 
     def search():
@@ -223,7 +230,7 @@ def test_with_retries_gives_up_after_the_attempts_with_growing_delays(monkeypatc
 
 
 def test_with_retries_raises_permanent_errors_at_once(scripted_server, monkeypatch):
-    monkeypatch.setattr(tracking, "_sleep", lambda _: pytest.fail("a permanent error must not be retried"))
+    monkeypatch.setattr(retry, "_sleep", lambda _: pytest.fail("a permanent error must not be retried"))
     url, server = scripted_server([(400, {"error_code": "INVALID_PARAMETER_VALUE", "message": "bad key"})])
     with pytest.raises(MlflowException, match="bad key"):
         with_retries(lambda: MlflowClient(url).get_run("0" * 32), what="get run")
@@ -239,7 +246,7 @@ def test_check_tracking_fails_fast_on_a_refused_connection():
 
 
 def test_check_tracking_gives_up_on_a_silent_server(silent_server, monkeypatch):
-    monkeypatch.setattr(tracking, "_CHECK_TIMEOUT", 1)
+    monkeypatch.setattr(store, "_CHECK_TIMEOUT", 1)
     started = time.monotonic()
     with pytest.raises(TrackingError, match="timed out"):
         check_tracking(silent_server)
@@ -261,8 +268,8 @@ def fitted(tmp_path):
 def test_a_dead_server_costs_one_backoff_per_process_not_one_per_scenario(fitted, tmp_path, monkeypatch):
     config, keys, fit = fitted
     delays = []
-    monkeypatch.setattr(tracking, "_sleep", delays.append)
-    monkeypatch.setattr(tracking, "_outage", tracking._Outage(cooldown=60))
+    monkeypatch.setattr(retry, "_sleep", delays.append)
+    monkeypatch.setattr(retry, "outage", retry.Outage(cooldown=60))
     publisher = ModelPublisher(f"http://127.0.0.1:{free_port()}", "0", "p" * 32, str(tmp_path / "models"), config)
 
     first = publisher(keys, fit)
@@ -284,22 +291,22 @@ def test_job_run_finish_is_best_effort(tmp_path, monkeypatch):
                            "output": {"path": str(tmp_path)}})
     job = JobRun(config, "train")
     run_id = job.start()
-    monkeypatch.setattr(tracking, "_sleep", lambda _: None)
+    monkeypatch.setattr(retry, "_sleep", lambda _: None)
     monkeypatch.setattr(job, "client", MlflowClient(f"http://127.0.0.1:{free_port()}"))  # the server went away
     error = job.finish(True, metrics={"scenarios_ok": 1})
     assert error.startswith("MlflowException: connection refused")
-    assert MlflowClient(tracking.tracking_uri(config)).get_run(run_id).info.status == "RUNNING"
+    assert MlflowClient(tracking_uri(config)).get_run(run_id).info.status == "RUNNING"
 
 
 def test_the_local_sqlite_store_uses_write_ahead_logging(tmp_path):
     config = parse_config({"name": "x", "task": "regression", "scenario_keys": ["k"], "target": "y",
                            "data": {"streams": [{"name": "s", "path": "unused"}]},
                            "output": {"path": str(tmp_path)}})
-    assert tracking._filesystem_type(str(tmp_path)) in tracking._LOCAL_FILESYSTEMS  # else WAL is rightly off
+    assert store.filesystem_type(str(tmp_path)) in store.LOCAL_FILESYSTEMS  # else WAL is rightly off
     JobRun(config, "train").start()
     with contextlib.closing(sqlite3.connect(tmp_path / "mlflow.db")) as database:
         assert database.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert tracking._filesystem_type("/proc/self") == "proc"  # not local storage: no WAL there
+    assert store.filesystem_type("/proc/self") == "proc"  # not local storage: no WAL there
 
 
 # --- end to end through the CLI ----------------------------------------------------------------------------
