@@ -41,7 +41,7 @@ setup(
     long_description_content_type="text/markdown",
     python_requires=">=3.10",
     packages=find_packages(include=["automl", "automl.*"]),
-    package_data={"automl": ["py.typed"]},
+    package_data={"automl": ["py.typed", "report/*.js"]},
     install_requires=INSTALL_REQUIRES,
     extras_require={
         "spark": SPARK_REQUIRES,

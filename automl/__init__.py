@@ -1,7 +1,8 @@
 """automl: Spark-native AutoML for many-models batch work, one tuned model per scenario.
 
-Data flow: ``config`` (YAML) -> ``data`` (Spark master DataFrame) -> ``spark`` (planning, applyInPandas) ->
-``scenario`` (pandas pipeline per scenario) -> ``tracking`` (MLflow) and ``outputs`` (results, predictions).
+Data flow: ``config`` (YAML) -> ``data`` (the Spark master DataFrame) -> ``jobs`` (what to train or score; no
+Spark) over ``spark.engine`` (planning, applyInPandas) -> ``scenario`` (the pandas pipeline per scenario) ->
+``results`` (one row per scenario) -> ``rundir``, ``modelset``, ``report`` and ``tracking`` (MLflow).
 """
 from __future__ import annotations
 

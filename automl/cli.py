@@ -287,6 +287,9 @@ def _configure_logging(verbose: bool) -> None:
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     for noisy in ("py4j", "mlflow", "featuretools", "woodwork", "hyperopt", "alembic", "urllib3", "optuna"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Library warnings (pandas deprecations, lightgbm hints) are for developers: -v shows them.
+    logging.captureWarnings(True)
+    logging.getLogger("py.warnings").setLevel(logging.WARNING if verbose else logging.ERROR)
     if not verbose:  # pyspark logs a JSON Java stack for every failed query: the CLI prints one clear line
         for context in ("SQLQueryContextLogger", "DataFrameQueryContextLogger"):
             logging.getLogger(context).setLevel(logging.CRITICAL)

@@ -39,6 +39,7 @@ _RESULT_HEAD = [
     ("primary_metric", "string"),
     ("score", "double"),           # primary metric on the holdout
     ("baseline_score", "double"),  # the naive baseline's primary metric on the same holdout
+    ("baseline_name", "string"),   # which naive forecast validated best (last value, seasonal, drift, ...)
     ("beats_baseline", "boolean"),
 ]
 
@@ -149,12 +150,11 @@ def fit_row(fit: ScenarioFit, config: Config) -> dict[str, Any]:
         best_family=fit.model.family, best_params=json.dumps(fit.model.params, sort_keys=True, default=str),
         leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
         n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
-    importances = getattr(fit, "importances", None)
-    if importances:
-        columns["importances"] = json.dumps({k: round(float(v), 6) for k, v in importances.items()})
-    holdout = getattr(fit, "holdout", None)
-    if holdout is not None and len(holdout):
-        columns["holdout"] = holdout.to_json(orient="split", index=False, date_format="iso", double_precision=6)
+    columns["baseline_name"] = fit.baseline_name
+    if fit.importances:
+        columns["importances"] = json.dumps({k: round(float(v), 6) for k, v in fit.importances.items()})
+    if len(fit.holdout):
+        columns["holdout"] = fit.holdout.to_json(orient="split", index=False, date_format="iso", double_precision=6)
     return columns
 
 

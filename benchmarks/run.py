@@ -112,9 +112,10 @@ def run_variant(variant: str, args: argparse.Namespace, *, cores: int, spark: An
     _say(f"{workload.n_scenarios} scenarios, {sizes.total_rows:,} rows "
          f"({sizes.heavy} scenarios x{sizes.factor} larger); data written in {time.perf_counter() - started:.1f}s")
 
-    def config(arm: str):
+    def config(arm: str, scenario_runs: str = "per_scenario"):
         return make_config(variant, data_path=workload.path, output_path=os.path.join(root, arm),
-                           tracking_uri=tracking, cores=cores, log_models=not args.no_log_models, quick=args.quick)
+                           tracking_uri=tracking, cores=cores, log_models=not args.no_log_models, quick=args.quick,
+                           scenario_runs=scenario_runs)
 
     figures: dict[str, Any] = {"sizes": vars(sizes) | {"total_rows": sizes.total_rows},
                                "config": config("framework").model_dump(mode="json", exclude={"data", "output"})}
@@ -133,6 +134,10 @@ def run_variant(variant: str, args: argparse.Namespace, *, cores: int, spark: An
     if variant in ("balanced", "skewed"):
         figures["spark_floor"] = _spark_floor(workload.path, cores, config("framework"))
     if variant == "overhead":
+        # The same job with mlflow.scenario_runs: none: no child run and no pyfunc directory per scenario.
+        arms["framework_no_runs"] = _measure("framework_no_runs",
+                                             lambda: run_framework(config("framework_no_runs", "none"), spark))
+        figures["publishing"] = _publishing(arms["framework"], arms["framework_no_runs"])
         arms["pandas_loop"] = _measure("pandas_loop", lambda: run_pandas_loop(workload.path, KEY))
         partitions = cores * config("framework").execution.partitions_per_core
         arms["bare_apply"] = _measure("bare_apply", lambda: run_bare_apply(spark, workload.path, KEY, partitions))
@@ -153,6 +158,19 @@ def run_variant(variant: str, args: argparse.Namespace, *, cores: int, spark: An
     figures["targets"] = _targets(variant, figures, arms, cores, workload.n_scenarios)
     figures["seconds"] = round(time.perf_counter() - started, 1)
     return figures
+
+
+def _publishing(per_scenario: ArmResult, bulk: ArmResult) -> dict[str, Any]:
+    """Issue 11's figures: publishing ms per scenario in each MLflow mode (the results' ``seconds_publish``),
+    and the whole framework wall without child runs over its wall with them (both measured in this run)."""
+    def publish_ms(arm: ArmResult) -> float:
+        return round(float(arm.rows["seconds_publish"].mean()) * 1000, 2)
+
+    ratio = bulk.wall_seconds / per_scenario.wall_seconds
+    return {"publish_ms_per_scenario_child_runs": publish_ms(per_scenario),
+            "publish_ms_per_scenario_none": publish_ms(bulk), "publish_target_ms": 2.0,
+            "wall_none_over_child_runs": round(ratio, 3), "wall_target": 0.6,
+            "met": publish_ms(bulk) <= 2.0 and ratio <= 0.6}
 
 
 def _spark_floor(path: str, cores: int, config: Any) -> dict[str, Any]:

@@ -133,7 +133,7 @@ def _flush(writer: pq.ParquetWriter | None, path: str, parts: list[pd.DataFrame]
 
 
 def make_config(variant: str, *, data_path: str, output_path: str, tracking_uri: str, cores: int,
-                log_models: bool = True, quick: bool = False) -> Config:
+                log_models: bool = True, quick: bool = False, scenario_runs: str = "per_scenario") -> Config:
     """The validated config every arm of ``variant`` uses; only ``output.path`` differs between arms.
 
     The tuning budget is fixed by ``max_evals`` alone: the timeout is far out of reach, so a busy machine
@@ -147,7 +147,8 @@ def make_config(variant: str, *, data_path: str, output_path: str, tracking_uri:
         "sample_id": ["row_id"],
         "data": {"streams": [{"name": "rows", "path": data_path}]},
         "split": {"test_size": 0.2, "validation_size": 0.2},
-        "mlflow": {"tracking_uri": tracking_uri, "experiment": f"bench-{variant}", "log_models": log_models},
+        "mlflow": {"tracking_uri": tracking_uri, "experiment": f"bench-{variant}", "log_models": log_models,
+                   "scenario_runs": scenario_runs},
         "output": {"path": output_path},
         "spark": {"master": f"local[{cores}]"},
         "tuning": {"seed": 7, "timeout_seconds": 86_400},

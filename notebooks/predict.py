@@ -9,7 +9,7 @@
 # MAGIC | Widget | Meaning |
 # MAGIC |---|---|
 # MAGIC | `config` | Use-case YAML file, e.g. `../configs/demand.yaml` (jobs pass an absolute workspace path). |
-# MAGIC | `train_run_id` | Training run whose models to use; empty: the latest successful one. In a job it is the `train` task's `run_id` task value. |
+# MAGIC | `train_run_id` | Training run whose models to use; empty: the model set (every scenario's champion). In a job it is the `train` task's `run_id` task value. |
 # MAGIC | `run_date` | `YYYY-MM-DD`, or empty for all rows. Only rows *on or after* this date are scored: `<time_column> >= DATE'run_date'` is ANDed onto `data.filter`. Ignored by configs without a `time_column`. |
 # MAGIC | `overrides` | Config overrides for this run, like `automl predict --set`: `dotted.key=value`, one a line or separated by `;`. Use the same ones as for training (e.g. `output.path`). |
 # MAGIC | `platform_overrides` | Overrides the bundle sets per deployment target (e.g. MLflow tracking on the workspace); applied before `overrides`. |
@@ -17,7 +17,7 @@
 # COMMAND ----------
 
 dbutils.widgets.text("config", "../configs/demand.yaml", "Config file")
-dbutils.widgets.text("train_run_id", "", "Training run id (empty: latest successful)")
+dbutils.widgets.text("train_run_id", "", "Training run id (empty: the champions)")
 dbutils.widgets.text("run_date", "", "Run date (YYYY-MM-DD, empty: all rows)")
 dbutils.widgets.text("overrides", "", "Overrides (key=value; ...)")
 dbutils.widgets.text("platform_overrides", "", "Platform overrides (set by the bundle)")

@@ -152,3 +152,16 @@ def test_train_run_listing_summary_and_an_all_skipped_run(demo_env, tmp_path):
     final = json.loads(skipped.stdout.strip().splitlines()[-1])
     assert final["status"] == "failed" and final["message"].startswith("no scenario trained:")
     assert "too few rows" in final["message"]
+
+
+@pytest.mark.spark
+def test_a_bad_value_in_a_derive_is_a_located_error_without_java_noise(demo_env, tmp_path):
+    broken = tmp_path / "ansi.yaml"
+    broken.write_text(Path(DEMAND).read_text().replace('log_price: "ln(price)"',
+                                                       'log_price: "CAST(store_type AS INT)"'))
+    done = _run("train", "--config", str(broken), "--set", "tuning.max_evals=2", env=demo_env)
+    assert done.returncode == 2, done.stderr[-3000:]
+    error = [line for line in done.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1 and "data.derive.log_price" in error[0], done.stderr[-3000:]
+    assert sum("at org.apache" in line or "at java." in line for line in done.stderr.splitlines()) <= 3
+    assert json.loads(done.stdout.strip().splitlines()[-1])["status"] == "error"

@@ -14,6 +14,7 @@ from pyspark.sql import types as T
 from automl.config import ROW_ID, Config
 from automl.data.streams import error_summary, read_stream, stream_field, with_expression
 from automl.errors import DataError
+from automl.scenario.keys import NULL_TEXT
 
 __all__ = ["ROW_ID", "build_master", "column_problems", "explain_failure", "expression_fields", "join_problem",
            "scenario_filter"]
@@ -63,7 +64,8 @@ def join_problem(left: DataFrame, right: DataFrame, on: list[str]) -> str | None
 
 
 def scenario_filter(frame_schema: T.StructType, keys: list[str], selections: list[dict[str, str]]) -> str:
-    """A Spark SQL predicate selecting scenarios given as ``{key: text}`` mappings (values cast to key types)."""
+    """A Spark SQL predicate selecting scenarios given as ``{key: text}`` mappings (values cast to key types;
+    ``<null>`` selects a null key, as scenario labels write it)."""
     types = {f.name: f.dataType for f in frame_schema.fields}
     clauses = []
     for selection in selections:
@@ -71,7 +73,8 @@ def scenario_filter(frame_schema: T.StructType, keys: list[str], selections: lis
         if unknown or set(selection) != set(keys):
             raise DataError(f"scenario {selection}: give every scenario key exactly once ({keys}); "
                             f"unknown: {unknown}")
-        parts = [f"`{k}` = CAST('{_quoted(v)}' AS {types[k].simpleString()})" for k, v in selection.items()]
+        parts = [f"`{k}` IS NULL" if v == NULL_TEXT else f"`{k}` = CAST('{_quoted(v)}' AS {types[k].simpleString()})"
+                 for k, v in selection.items()]
         clauses.append("(" + " AND ".join(parts) + ")")
     return " OR ".join(clauses)
 

@@ -18,6 +18,7 @@ import pyarrow.parquet as pq
 
 from automl.config import Config
 from automl.errors import AutoMLError
+from automl.modelset import ModelSet
 from automl.report import build_predict_report, build_train_report, write_report
 from automl.rundir import RunDirectory, list_runs, read_manifest, staging_path, swap_into_place
 
@@ -32,7 +33,9 @@ def write_holdout(results: pd.DataFrame, run_dir: RunDirectory, config: Config) 
     keys = config.scenario_keys
     parts = []
     for row in results[results["holdout"].notna()].to_dict("records"):
-        frame = pd.read_json(io.StringIO(row["holdout"]), orient="split")
+        frame = pd.read_json(io.StringIO(row["holdout"]), orient="split", convert_dates=False)
+        for column in {config.time_column, config.split.order_by} & set(frame.columns):
+            frame[column] = pd.to_datetime(frame[column])
         for name in (*keys, "scenario_id"):
             frame[name] = row[name]
         parts.append(frame)
@@ -96,6 +99,19 @@ def rebuild_report(config: Config, run_id: str | None = None) -> str:
     return str(write_report(_build(run_dir, manifest, config, None), run_dir.report))
 
 
+def _champion_holdouts(config: Config) -> pd.DataFrame | None:
+    """The holdout rows behind every champion: the history a forecast is drawn after."""
+    model_set = ModelSet.read(config.output_path, required=False)
+    if model_set is None:
+        return None
+    parts = []
+    for run_id, champions in model_set.champions.groupby("run_id"):
+        holdout = read_holdout(RunDirectory(config.output_path, str(run_id)))
+        if holdout is not None:
+            parts.append(holdout[holdout["scenario_id"].isin(set(champions["scenario_id"]))])
+    return pd.concat(parts, ignore_index=True) if parts else None
+
+
 def _build(run_dir: RunDirectory, manifest: dict[str, Any], config: Config, table: pd.DataFrame | None) -> str:
     keys, time_column = config.scenario_keys, config.time_column
     if manifest.get("kind") == "predict":
@@ -103,7 +119,7 @@ def _build(run_dir: RunDirectory, manifest: dict[str, Any], config: Config, tabl
         if predictions is None:
             predictions = pd.DataFrame(columns=[*keys, "prediction", "error"])
         return build_predict_report(predictions, manifest, scenario_keys=keys, task=config.task,
-                                    time_column=time_column)
+                                    time_column=time_column, history=_champion_holdouts(config))
     results = table if table is not None else read_table(run_dir.table("results"))
     if results is None:
         results = run_dir.read_checkpoints()  # a crashed run: what its scenarios wrote so far

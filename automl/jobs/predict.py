@@ -16,7 +16,7 @@ from automl.jobs.engine import Engine, Selection
 from automl.jobs.outputs import publish_report, read_table
 from automl.jobs.scenario_task import PredictTask
 from automl.jobs.summary import JobSummary, predict_outcome
-from automl.jobs.train import _record, spark_engine
+from automl.jobs.train import _record, record_failure, run_url, spark_engine
 from automl.modelset import ModelSet
 from automl.results import prediction_columns
 from automl.rundir import RunDirectory, read_manifest
@@ -70,15 +70,14 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
     try:
         path, tally = scenarios.predict(stats, task, columns, run_dir.table("predictions"))
     except BaseException as exc:
-        record(status="failed", finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
-        job.finish(succeeded=False)
+        record_failure(record, job, exc)
         raise
     outcome = predict_outcome(tally, int(stats["rows"].sum()), config)
     counts = {"ok": int((tally["rows_failed"] == 0).sum()), "failed": int((tally["rows_failed"] > 0).sum()),
               "rows": int(tally["rows_out"].sum())}
     wall = round(time.time() - started, 2)
     details = {**outcome.details, "models": source, "train_run_id": run_id or "",
-               "tracking_uri": redact(job.uri, secrets)}
+               "tracking_uri": redact(job.uri, secrets), "mlflow_run_url": redact(run_url(job), secrets)}
     outputs = {"predictions": path}
     manifest = record(status=outcome.status, finished_at=time.time(), wall_seconds=wall, counts=counts,
                       outputs=outputs, message=outcome.message, **details)

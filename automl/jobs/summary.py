@@ -76,7 +76,7 @@ def train_outcome(results: pd.DataFrame, config: Config) -> Outcome:
     usable = ok + int(status_counts.get("unchanged", 0))
     failed_fraction = int(status_counts.get("failed", 0)) / total
     trained = results[results["status"] == "ok"]
-    beats = float(trained["beats_baseline"].fillna(False).astype(bool).mean()) if len(trained) else 0.0
+    beats = float(_flags(trained["beats_baseline"]).mean()) if len(trained) else 0.0
     reasons = top_reasons(results)
     details = {"failed_fraction": round(failed_fraction, 4), "beats_baseline_fraction": round(beats, 4),
                "top_reasons": [{"reason": r, "scenarios": n} for r, n in reasons]}
@@ -135,7 +135,7 @@ def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> l
     trained = results[results["status"] == "ok"].copy()
     keys = config.scenario_keys
     if len(trained):
-        beats = float(trained["beats_baseline"].fillna(False).astype(bool).mean())
+        beats = float(_flags(trained["beats_baseline"]).mean())
         lines.append(f"beat their naive baseline: {beats:.0%} of {len(trained)} trained")
         primary = config.primary_metric
         trained["relative"] = [relative_to_baseline(s, b, primary)
@@ -150,6 +150,11 @@ def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> l
     for reason, n in top_reasons(results):
         lines.append(f"{n} scenario(s): {reason}")
     return lines
+
+
+def _flags(values: pd.Series) -> pd.Series:
+    """A boolean column read back with nulls (JSON checkpoints, object dtype) as plain booleans, null False."""
+    return values.astype("boolean").fillna(False).astype(bool)
 
 
 def _label(row: dict[str, Any], keys: list[str]) -> str:

@@ -12,7 +12,7 @@ import logging
 import os
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import pandas as pd
 
@@ -32,7 +32,7 @@ from automl.scenario.keys import scenario_label, scenario_slug, to_python
 if TYPE_CHECKING:
     from automl.tracking import ModelPublisher
 
-__all__ = ["spark_engine", "train"]
+__all__ = ["record_failure", "run_url", "spark_engine", "train"]
 
 log = logging.getLogger(__name__)
 
@@ -118,8 +118,7 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
         model_set.write(config.output_path)
         outputs["model_set"] = ModelSet.directory(config.output_path)
     except BaseException as exc:
-        record(status="failed", finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
-        job.finish(succeeded=False)
+        record_failure(record, job, exc)
         raise
     counts = {status: int((results["status"] == status).sum()) for status in STATUSES}
     outcome = train_outcome(results, config)
@@ -128,12 +127,14 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
         log.warning("%d trained scenarios could not be logged to MLflow (their models are saved under %s): "
                     "'automl train --resume %s' uploads them", unlogged, run_dir.models, run_id)
     details = {**outcome.details, "data_fingerprint": fingerprint, "attempt": attempt,
-               "tracking_uri": redact(job.uri, secrets), "logging_errors": unlogged}
+               "tracking_uri": redact(job.uri, secrets), "mlflow_run_url": redact(run_url(job), secrets),
+               "logging_errors": unlogged}
     wall = round(time.time() - started, 2)
     manifest = record(status=outcome.status, finished_at=time.time(), wall_seconds=wall, counts=counts,
                       outputs=outputs, message=outcome.message, **details)
     outputs["report"] = publish_report(run_dir, manifest, config, job, table=table)
-    tracking_error = job.finish(
+    # The parent run holds the results table too: with mlflow.scenario_runs none it is all MLflow has.
+    tracking_error = job.log_results(table, keys) or job.finish(
         succeeded=outcome.status == "succeeded",
         metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"],
                  "scenarios_skipped": counts["skipped"], "scenarios_unchanged": counts["unchanged"],
@@ -156,6 +157,13 @@ def spark_engine(config: Config, spark: Any = None) -> Engine:
     return SparkEngine(spark, config) if spark is not None else SparkEngine.start(config)
 
 
+def run_url(job: Any) -> str:
+    """The parent run's page on an MLflow server ("" for a local store, which has no web address)."""
+    if not job.uri.startswith(("http://", "https://")):
+        return ""
+    return f"{job.uri.rstrip('/')}/#/experiments/{job.experiment_id}/runs/{job.run_id}"
+
+
 def _register(config: Config, engine: Engine, outputs: dict[str, str], details: dict[str, Any]) -> None:
     """Register the new model set (``mlflow.registered_model``); a refusal is reported, the run stands."""
     from automl.jobs.register import register
@@ -165,6 +173,16 @@ def _register(config: Config, engine: Engine, outputs: dict[str, str], details: 
     except AutoMLError as exc:
         details["register_error"] = str(exc)
         log.warning("the model set was not registered: %s ('automl register' retries)", exc)
+
+
+def record_failure(record: Callable[..., dict[str, Any]], job: Any, exc: BaseException) -> None:
+    """Mark the run failed in its manifest and in MLflow, best effort: a failure to write that record (the
+    output directory turned read-only, say) must not hide the error that ended the job."""
+    try:
+        record(status="failed", finished_at=time.time(), error=f"{type(exc).__name__}: {exc}")
+    except OSError as unwritable:
+        log.warning("the run's manifest could not record the failure: %s", unwritable)
+    job.finish(succeeded=False)
 
 
 def _record(run_dir: RunDirectory, secrets: frozenset[str], **fields: Any) -> dict[str, Any]:

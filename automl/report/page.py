@@ -10,6 +10,7 @@ value with ``textContent``. The only text Python writes into the markup is the e
 from __future__ import annotations
 
 import html
+from importlib import resources
 import logging
 import os
 import tempfile
@@ -18,7 +19,6 @@ from pathlib import Path
 from typing import Any
 
 from automl.report.encode import embed_json
-from automl.report.script import SCRIPT
 
 __all__ = ["render_page", "write_report"]
 
@@ -88,6 +88,14 @@ _SKELETON = """<!DOCTYPE html>
 
 
 @lru_cache(maxsize=1)
+def _report_js() -> str:
+    """The page's own script (``report.js``, package data): reads the embedded JSON, draws the aggregate plots
+    once and a scenario's detail when it is opened. Data values reach the page through ``textContent`` only
+    (never ``innerHTML``); text handed to plotly, which reads a few HTML-like tags, goes through ``esc``."""
+    return (resources.files("automl.report") / "report.js").read_text(encoding="utf-8")
+
+
+@lru_cache(maxsize=1)
 def _plotly_js() -> str:
     """plotly.js as shipped in the plotly wheel (same version the figures were validated against)."""
     from plotly.offline import get_plotlyjs
@@ -103,7 +111,7 @@ def render_page(payload: dict[str, Any]) -> str:
     meta = payload.get("meta", {})
     title = f"{meta.get('use_case') or 'automl'} · {payload.get('kind', 'run')} report · {meta.get('run_id') or ''}"
     page = _SKELETON.format(title=html.escape(title), style=_STYLE, plotly=_plotly_js(),
-                            data=embed_json(payload), script=SCRIPT)
+                            data=embed_json(payload), script=_report_js())
     logger.debug("report page: %d characters", len(page))
     return page
 

@@ -34,7 +34,7 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     assert (results.loc[["good_1", "good_2"], "status"] == "ok").all()
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
-    assert "constant target" in reasons["constant"]
+    assert "is constant" in reasons["constant"]
     assert "null in all" in reasons["no_target"]
     assert "duplicated (scenario, t)" in reasons["duplicated_weeks"]
 

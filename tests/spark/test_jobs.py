@@ -90,6 +90,9 @@ def test_null_keys_and_keys_that_print_alike_are_separate_scenarios(spark, tmp_p
     assert predictions["error"].eq("").all() and predictions["prediction"].notna().all()
     assert predictions["a"].isna().sum() == 3
 
+    fit = jobs.debug(config, {"a": "<null>", "b": "z"}, spark=spark)  # as labels write a null key
+    assert fit.model.keys == {"a": None, "b": "z"} and fit.n_rows == 48
+
 
 def test_prediction_keeps_passthrough_columns_row_for_row_and_refuses_another_sample_id(spark, tmp_path):
     data = tmp_path / "rows.parquet"
@@ -157,10 +160,8 @@ def test_catalog_tables_are_written_besides_the_run_directory(spark, tmp_path):
     future = pd.concat([series(f"s{i}", n=54, seed=i).tail(6) for i in range(2)]).drop(columns="y")
     future.to_parquet(tmp_path / "future.parquet")
     suffix = os.urandom(4).hex()
-    config = make_config(data, tmp_path / "out", output={"path": str(tmp_path / "out"), "format": "parquet",
-                                                         "results_table": f"results_{suffix}",
-                                                         "predictions_table": f"predictions_{suffix}"},
-                         data={"streams": [{"name": "rows", "path": str(data),
+    config = make_config(data, tmp_path / "out", output__results_table=f"results_{suffix}",
+                         output__predictions_table=f"predictions_{suffix}", data={"streams": [{"name": "rows", "path": str(data),
                                             "predict_path": str(tmp_path / "future.parquet")}]})
     try:
         trained = jobs.train(config, spark=spark)
@@ -177,8 +178,7 @@ def test_other_output_formats_and_a_snapshot(spark, tmp_path):
     pd.concat([series(f"s{i}", seed=i) for i in range(2)]).to_parquet(data)
     pd.concat([series(f"s{i}", n=54, seed=i).tail(6) for i in range(2)]).drop(columns="y").to_parquet(
         tmp_path / "future.parquet")
-    config = make_config(data, tmp_path / "out", output={"path": str(tmp_path / "out"), "format": "json"},
-                         data={"streams": [{"name": "rows", "path": str(data),
+    config = make_config(data, tmp_path / "out", output__format="json", data={"streams": [{"name": "rows", "path": str(data),
                                             "predict_path": str(tmp_path / "future.parquet")}], "snapshot": True})
     trained = jobs.train(config, spark=spark)
     assert trained.succeeded

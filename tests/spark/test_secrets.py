@@ -59,3 +59,17 @@ def test_config_errors_never_echo_a_secret(tmp_path, monkeypatch):
         parse_config(document)
     assert "tuning.max_evals" in str(raised.value) and SECRET not in str(raised.value)
     assert "***" in str(raised.value)
+
+
+def test_a_secret_inside_the_tracking_uri_stays_out_of_manifest_summary_and_report(spark, tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TOKEN", SECRET)
+    document = _document(tmp_path)
+    document["data"]["streams"][0]["options"] = {}
+    document["mlflow"] = {"tracking_uri": f"sqlite:///{tmp_path}/store-${{MLFLOW_TOKEN}}.db"}
+    summary = jobs.train(parse_config(document), spark=spark)
+    assert summary.succeeded and SECRET not in summary.to_json()
+    assert summary.details["tracking_uri"] == f"sqlite:///{tmp_path}/store-***.db"
+    written = [p for p in (tmp_path / "out").rglob("*") if p.is_file() and p.suffix in (".json", ".html")]
+    assert any(p.name == "manifest.json" for p in written) and any(p.name == "report.html" for p in written)
+    for path in written:
+        assert SECRET.encode() not in path.read_bytes(), path

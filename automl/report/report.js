@@ -1,14 +1,4 @@
-"""The report page's script, kept as a Python string so it ships inside the wheel with the code.
-
-The script reads the embedded JSON, draws the aggregate plots once, and draws a scenario's detail only
-when it is opened. Every value from the data is inserted with ``textContent`` (never ``innerHTML``); text
-handed to plotly, which reads a few HTML-like tags, goes through ``esc`` first.
-"""
-from __future__ import annotations
-
-__all__ = ["SCRIPT"]
-
-SCRIPT = r"""
+// The report page's script: draws a scenario's detail on demand from the embedded JSON (see page.py).
 (function () {
   'use strict';
   var timings = window.reportTimings = {script: performance.now()};  // read by benchmarks/report_scale.py
@@ -416,4 +406,3 @@ SCRIPT = r"""
     }, 0);
   });
 })();
-"""
