@@ -5,6 +5,7 @@ table and per-metric summaries there instead of one child run per scenario.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import tempfile
@@ -13,6 +14,9 @@ from typing import Any
 
 import pandas as pd
 from mlflow.entities import Metric, Param, RunTag
+from mlflow.store.artifact.artifact_repository_registry import get_artifact_repository
+from mlflow.utils.mlflow_tags import MLFLOW_LOGGED_ARTIFACTS
+from mlflow.utils.uri import add_databricks_profile_info_to_artifact_uri
 
 from automl.config import Config, redact_config
 from automl.errors import TrackingError
@@ -24,9 +28,6 @@ __all__ = ["JobRun", "summarize_results"]
 log = logging.getLogger(__name__)
 
 MAX_PARAM_CHARS = 6000
-# What the MLflow UI shows of the results table (the full table is a parquet artifact beside it).
-_RESULTS_VIEW = ("status", "score", "baseline_score", "beats_baseline", "best_family", "n_rows", "seconds_total",
-                 "error")
 
 
 class JobRun:
@@ -39,6 +40,8 @@ class JobRun:
         self.client = client(self.uri)
         self.experiment_id = ""
         self.run_id = ""
+        self._artifact_uri = ""
+        self._tables: list[str] = []
 
     def start(self, resume_run_id: str | None = None, tags: dict[str, str] | None = None) -> str:
         """Create (or reopen, on resume) the parent run; returns its id."""
@@ -47,17 +50,17 @@ class JobRun:
         self.experiment_id = self._experiment()
         if resume_run_id:
             try:
-                with_retries(lambda: self.client.get_run(resume_run_id), what="find run")
+                found = with_retries(lambda: self.client.get_run(resume_run_id), what="find run")
             except Exception:
                 raise TrackingError(f"run {resume_run_id!r} not found in {self.uri}") from None
             with_retries(lambda: self.client.update_run(resume_run_id, status="RUNNING"), what="reopen run")
-            self.run_id = resume_run_id
+            self.run_id, self._artifact_uri = resume_run_id, found.info.artifact_uri
             return self.run_id
         run_tags = {"automl.kind": self.kind, "automl.use_case": self.config.name, **(tags or {})}
         run = with_retries(lambda: self.client.create_run(self.experiment_id, tags=run_tags,
                                                           run_name=f"{self.config.name}-{self.kind}"),
                            what="create parent run")
-        self.run_id = run.info.run_id
+        self.run_id, self._artifact_uri = run.info.run_id, run.info.artifact_uri
         params = _flatten(redact_config(self.config))
         self.log(params={k: v for k, v in params.items() if len(v) <= MAX_PARAM_CHARS})
         return self.run_id
@@ -76,19 +79,27 @@ class JobRun:
 
     def log_artifact(self, path: str, artifact_path: str | None = None) -> None:
         """Upload a file (the run report, a table) to the parent run, under ``artifact_path`` if given."""
-        with_retries(lambda: self.client.log_artifact(self.run_id, path, artifact_path), what="upload artifact")
+        # The repository of the run's own artifact URI: client.log_artifact() would GET the run first.
+        repository = get_artifact_repository(add_databricks_profile_info_to_artifact_uri(self._artifact_uri, self.uri),
+                                             tracking_uri=self.uri)
+        with_retries(lambda: repository.log_artifact(path, artifact_path), what="upload artifact")
 
     def log_table(self, frame: pd.DataFrame, name: str) -> str:
-        """Upload ``frame`` as ``tables/<name>.parquet`` (exact types, readable by pandas and Spark); returns
-        the artifact's path in the run."""
+        """Upload ``frame`` as ``tables/<name>.parquet`` (exact types, readable by pandas and Spark) and list it
+        as a table of the run, as ``mlflow.log_table`` does (``MlflowClient.load_table`` finds it); returns the
+        artifact's path in the run."""
         with tempfile.TemporaryDirectory(prefix="automl-table-") as folder:
             path = os.path.join(folder, f"{name}.parquet")
             frame.to_parquet(path, index=False)
             self.log_artifact(path, "tables")
-        return f"tables/{name}.parquet"
+        artifact = f"tables/{name}.parquet"
+        self._tables = [*[t for t in self._tables if t != artifact], artifact]
+        listed = json.dumps([{"path": t, "type": "table"} for t in self._tables])
+        with_retries(lambda: self.client.set_tag(self.run_id, MLFLOW_LOGGED_ARTIFACTS, listed), what="list table")
+        return artifact
 
     def log_results(self, results: pd.DataFrame, key_columns: list[str]) -> str:
-        """At the end of a job: the results table (parquet, plus a compact view the MLflow UI can show) and
+        """At the end of a job: the results table (``tables/results.parquet``, in scenario-key order) and
         per-metric summaries over the ``ok`` scenarios (see :func:`summarize_results`).
 
         The job's run is all MLflow holds of the scenarios when ``mlflow.scenario_runs`` is ``none``. Best
@@ -96,11 +107,7 @@ class JobRun:
         already written.
         """
         try:
-            self.log_table(results, "results")
-            view = results[[*key_columns, *[c for c in _RESULTS_VIEW if c in results.columns]]]
-            view = view.astype({c: str for c in view.columns if view[c].dtype == object})
-            with_retries(lambda: self.client.log_table(self.run_id, view, "tables/results_view.json"),
-                         what="log results view")
+            self.log_table(results.sort_values(key_columns, kind="stable"), "results")
             self.log(metrics=summarize_results(results))
         except Exception as exc:
             error = f"{type(exc).__name__}: {reason(exc)}"

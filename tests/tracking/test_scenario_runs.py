@@ -2,6 +2,7 @@
 results table and summaries instead. ``load_scenario_model`` reads both saved forms."""
 from __future__ import annotations
 
+import json
 import os
 
 import numpy as np
@@ -82,7 +83,10 @@ def test_the_job_run_logs_the_results_table_and_summaries(tmp_path):
     assert metrics["metric_rmse_mean"] == 2.0 and metrics["metric_rmse_median"] == 2.0
     assert metrics["seconds_total_mean"] == 1.0  # ok scenarios only
     local = client.download_artifacts(run_id, "tables", str(tmp_path / "download"))
-    assert sorted(os.listdir(local)) == ["results.parquet", "results_view.json"]
+    assert os.listdir(local) == ["results.parquet"]
     logged = pd.read_parquet(os.path.join(local, "results.parquet"))
-    assert logged["selected_features"].map(list).tolist() == [["x1"], ["x1", "x2"], []]
+    assert logged["sku"].tolist() == [0, 2, 1]  # in key order
+    assert logged.set_index("sku")["selected_features"].map(list).to_dict() == {0: ["x1"], 1: ["x1", "x2"], 2: []}
+    listed = json.loads(client.get_run(run_id).data.tags["mlflow.loggedArtifacts"])
+    assert listed == [{"path": "tables/results.parquet", "type": "table"}]  # as mlflow.log_table lists tables
     assert summarize_results(results) == {k: v for k, v in metrics.items() if k in summarize_results(results)}
