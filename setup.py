@@ -15,6 +15,7 @@ INSTALL_REQUIRES = [
     "scikit-learn>=1.4",
     "featuretools>=1.31,<2",
     "hyperopt>=0.2.7",
+    "optuna>=4.0",  # tuning.tuner: optuna (hyperopt is no longer maintained upstream)
     "mlflow>=3.0",
     "lightgbm>=4.0",
     "pydantic>=2.6,<3",
@@ -24,6 +25,9 @@ INSTALL_REQUIRES = [
     # The HTML run report: plotly.js ships inside this wheel and is inlined into the report (no CDN).
     "plotly>=6,<8",
 ]
+
+# benchmarks/quality.py compares against FLAML, whose AutoML imports xgboost (the CPU-only wheel suffices).
+BENCHMARK_REQUIRES = ["flaml>=2.1", "xgboost-cpu>=2.0"]
 
 TEST_REQUIRES = [
     "pytest>=8",
@@ -46,7 +50,8 @@ setup(
     extras_require={
         "spark": SPARK_REQUIRES,
         "test": SPARK_REQUIRES + TEST_REQUIRES,
-        "dev": SPARK_REQUIRES + TEST_REQUIRES + ["ruff>=0.4", "build>=1.0"],
+        "benchmark": SPARK_REQUIRES + BENCHMARK_REQUIRES,
+        "dev": SPARK_REQUIRES + TEST_REQUIRES + BENCHMARK_REQUIRES + ["ruff>=0.4", "build>=1.0"],
     },
     entry_points={"console_scripts": ["automl=automl.cli:main"]},
 )

@@ -46,7 +46,7 @@ class ScenarioContext:
     run_id: str = ""
     threads: int = 1
     deadline: float | None = None
-    publish: Callable[[dict[str, Any], ScenarioFit], Published] | None = None
+    publish: Callable[..., Published] | None = None
     fault_fraction: float = 0.0
 
     @staticmethod
@@ -55,8 +55,13 @@ class ScenarioContext:
         return float(os.environ.get(FAULT_INJECTION_VARIABLE) or 0.0)
 
 
-def train_one(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContext) -> dict[str, Any]:
-    """The scenario's results-row columns (see :mod:`automl.results`); never raises."""
+def train_one(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContext, *,
+              retry: bool = False) -> dict[str, Any]:
+    """The scenario's results-row columns (see :mod:`automl.results`); never raises.
+
+    ``retry``: an earlier try may have been interrupted while logging this scenario (a lost worker, a killed
+    driver); its half-logged MLflow run is replaced rather than left beside the new one.
+    """
     started = time.perf_counter()
     reset_peak_rss()
     seconds: dict[str, float] = {}
@@ -71,7 +76,7 @@ def train_one(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContex
         row.update(fit_row(fit, config))
         if context.publish is not None:
             with Stopwatch(seconds)("publish"):
-                published = context.publish(keys, fit)
+                published = context.publish(keys, fit, replace_partial=retry)
             row.update(model_path=published.model_path, model_uri=published.model_uri,
                        mlflow_run_id=published.mlflow_run_id, logging_error=published.logging_error)
     except Exception as exc:  # fault isolation: report, never propagate

@@ -134,12 +134,14 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
                       outputs=outputs, message=outcome.message, **details)
     outputs["report"] = publish_report(run_dir, manifest, config, job, table=table)
     # The parent run holds the results table too: with mlflow.scenario_runs none it is all MLflow has.
-    tracking_error = job.log_results(table, keys) or job.finish(
+    results_error = job.log_results(table, keys)
+    finish_error = job.finish(
         succeeded=outcome.status == "succeeded",
         metrics={"scenarios_ok": counts["ok"], "scenarios_failed": counts["failed"],
                  "scenarios_skipped": counts["skipped"], "scenarios_unchanged": counts["unchanged"],
                  "wall_seconds": wall, "beats_baseline_fraction": details["beats_baseline_fraction"]},
         tags={"automl.data_fingerprint": fingerprint, "automl.results": outputs["results"]})
+    tracking_error = "; ".join(error for error in (results_error, finish_error) if error)
     if tracking_error:
         details["tracking_error"] = redact(tracking_error, secrets)
     if outcome.status == "succeeded" and config.mlflow.registered_model:

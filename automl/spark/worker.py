@@ -23,7 +23,7 @@ __all__ = ["PredictPacks", "TrainPacks", "executor_id", "one_argument", "scenari
 
 log = logging.getLogger(__name__)
 
-TrainTask = Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]
+TrainTask = Callable[..., dict[str, Any]]  # (rows, keys, *, retry) -> results-row columns
 PredictTask = Callable[[pd.DataFrame, dict[str, Any]], pd.DataFrame]
 
 
@@ -50,7 +50,7 @@ class TrainPacks:
             log.info("scenario %s: already finished by an earlier try of this task", scenario_label(keys))
             return {**blank_row(self.columns), **earlier, **keys}  # keys keep their types (JSON has no dates)
         log.info("training scenario %s (%d rows)", scenario_label(keys), len(frame))
-        row = {**blank_row(self.columns), **self.task(frame, keys)}
+        row = {**blank_row(self.columns), **self.task(frame, keys, retry=self._retrying())}
         identity = scenario_id(keys)
         row.update(scenario_id=identity, data_fingerprint=self.fingerprints.get(identity, ""),
                    executor_id=executor_id(), partition_id=_partition_id(), attempt=self.attempt)
@@ -59,6 +59,13 @@ class TrainPacks:
         except (OSError, TypeError, ValueError) as exc:  # the row still reaches the driver through Spark
             log.warning("checkpoint of %s failed: %s", scenario_label(keys), exc)
         return row
+
+    def _retrying(self) -> bool:
+        """A resumed run, or Spark's retry of a task that lost its worker."""
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        return self.attempt > 1 or (context is not None and context.attemptNumber() > 0)
 
     def _checkpointed(self, slug: str) -> dict[str, Any] | None:
         try:

@@ -62,14 +62,16 @@ class ModelPublisher:
         """False with ``mlflow.scenario_runs: none``: models are saved as files and nothing is sent to MLflow."""
         return self.config.mlflow.scenario_runs != "none"
 
-    def __call__(self, keys: dict[str, Any], fit: ScenarioFit) -> Published:
+    def __call__(self, keys: dict[str, Any], fit: ScenarioFit, *, replace_partial: bool = False) -> Published:
+        """Save and log a fitted scenario; with ``replace_partial`` (a retried task, a resumed run) first delete
+        a child run an interrupted earlier try left for this scenario, so each scenario keeps one."""
         path = os.path.join(self.model_dir, scenario_slug(keys))
         if not self.child_runs:
             path += MODEL_FILE_SUFFIX
             save_scenario_file(fit.model, path)
             return Published(model_path=path)
         save_scenario_model(fit.model, self.config, path)
-        return self._publish(keys, fit, path)
+        return self._publish(keys, fit, path, replace_partial=replace_partial)
 
     def relog(self, keys: dict[str, Any], row: dict[str, Any]) -> Published:
         """Upload a model saved by an earlier attempt whose logging failed (resume); nothing is retrained.

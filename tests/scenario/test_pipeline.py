@@ -82,7 +82,7 @@ def test_learnable_classification_frame_beats_the_prior(classification_frame):
 def test_publish_gets_the_fit_and_fills_the_row(weekly_frame):
     published = []
 
-    def publish(keys, fit):
+    def publish(keys, fit, replace_partial=False):
         published.append((keys, fit.model.family))
         return Published(model_path="/models/store=1", model_uri="runs:/abc/model", mlflow_run_id="abc")
 
@@ -167,7 +167,7 @@ def test_a_failing_family_loses_to_a_working_one(monkeypatch, weekly_frame):
 
 
 def test_a_publish_error_fails_the_scenario(weekly_frame):
-    def publish(keys, fit):
+    def publish(keys, fit, replace_partial=False):
         raise OSError("disk full")
 
     row = train_scenario(weekly_frame(30), {"store": 1}, ScenarioContext(weekly_config(), publish=publish))

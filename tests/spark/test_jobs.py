@@ -188,3 +188,30 @@ def test_other_output_formats_and_a_snapshot(spark, tmp_path):
     assert len(snapshots) == 1 and snapshots[0].name == trained.details["data_fingerprint"]
     # The pinned run's models are found although its results table is JSON.
     assert jobs.predict(config, spark=spark, run_id=trained.run_id).counts["failed"] == 0
+
+
+def test_a_successful_train_registers_the_model_set_and_it_scores_like_predict(spark, tmp_path):
+    import mlflow
+
+    from automl.spark.engine import SparkEngine
+
+    data = tmp_path / "rows.parquet"
+    pd.concat([series(f"s{i}", seed=i) for i in range(3)]).to_parquet(data)
+    pd.concat([series(f"s{i}", n=54, seed=i).tail(6) for i in range(4)]).drop(columns="y").to_parquet(
+        tmp_path / "future.parquet")  # s3 was never trained
+    config = make_config(data, tmp_path / "out", mlflow__registered_model="faults_many",
+                         data={"streams": [{"name": "rows", "path": str(data),
+                                            "predict_path": str(tmp_path / "future.parquet")}]})
+    trained = jobs.train(config, spark=spark)
+    assert trained.outputs["registered_model"] == "models:/faults_many@champion", trained.details
+    expected = _rows(jobs.predict(config, spark=spark).outputs["predictions"])
+
+    rows = SparkEngine(spark, config).scenarios(jobs.Selection(), for_prediction=True).to_pandas()
+    mlflow.set_tracking_uri(trained.details["tracking_uri"])
+    served = mlflow.pyfunc.load_model("models:/faults_many@champion").predict(rows)
+    assert len(served) == len(rows) == len(expected)
+    both = expected.merge(served, on=["s", "t"], suffixes=("", "_served"))
+    known = both[both["s"] != "s3"]
+    np.testing.assert_allclose(known["prediction_served"].astype(float), known["prediction"], rtol=1e-9)
+    unknown = both[both["s"] == "s3"]
+    assert unknown["prediction_served"].isna().all() and unknown["error_served"].str.contains("no champion").all()

@@ -74,3 +74,12 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     assert set(results["attempt"]) <= {1, 2} and (results["attempt"] == 2).any()
     assert (results["attempt"] == 1).sum() == len(done_before)  # finished scenarios were not trained again
     assert all(os.path.exists(path) for path in results["model_path"])
+
+    # One MLflow child run per scenario: a run the killed attempt left half-logged is replaced, not kept.
+    import mlflow
+
+    client = mlflow.MlflowClient(summary["details"]["tracking_uri"])
+    experiment = client.get_run(run_id).info.experiment_id
+    children = client.search_runs([experiment], f"tags.mlflow.parentRunId = '{run_id}'", max_results=1000)
+    per_scenario = pd.Series([run.data.tags["automl.scenario"] for run in children]).value_counts()
+    assert len(per_scenario) == N_SCENARIOS and per_scenario.max() == 1, per_scenario.head()
