@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Iterator
 
 import numpy as np
 
@@ -113,31 +113,34 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     iterations: dict[str, list[int]] = {}
     failures: list[str] = []
 
-    def objective(family: str, params: dict[str, Any]) -> float:
-        losses, best = [], []
+    def fold_losses(family: str, params: dict[str, Any]) -> Iterator[float]:
+        """One loss per validation fold, as each fold finishes: the tuner can prune a trial early."""
+        best = []
         for inner, valid in problem.folds:
             model = fit(problem, build(problem, family, params), inner, valid)
-            losses.append(_loss(problem, model, inner, valid))
             best.append(getattr(model, "best_iteration_", None))
+            yield _loss(problem, model, inner, valid)
         if all(best):
             iterations[_key(family, params)] = best
-        return float(np.mean(losses))
 
-    def recorded(family: str, params: dict[str, Any]) -> float:
+    def recorded(family: str, params: dict[str, Any]) -> Iterator[float]:
         try:
-            loss = objective(family, params)
+            for loss in fold_losses(family, params):
+                if not np.isfinite(loss):
+                    failures.append(f"{family}: the objective returned a non-finite loss ({loss})")
+                yield loss
         except Exception as exc:
             failures.append(f"{family}: {type(exc).__name__}: {exc}")
             raise
-        if not np.isfinite(loss):
-            failures.append(f"{family}: the objective returned a non-finite loss ({loss})")
-        return loss
+
+    def mean_loss(family: str, params: dict[str, Any]) -> float:
+        return float(np.mean(list(recorded(family, params))))
 
     naive_losses = {c.name: float(np.mean([_loss(problem, c.fit(problem.x[i], problem.labels[i]), i, v)
                                            for i, v in problem.folds])) for c in candidates}
     naive = min(candidates, key=lambda c: naive_losses[c.name])
     spaces = _spaces(config)
-    first = _default_trials(spaces, transforms if problem.task == "regression" else [], recorded)
+    first = _default_trials(spaces, transforms if problem.task == "regression" else [], mean_loss)
     transform = min(first, key=lambda t: t.loss).params.get(TRANSFORM_PARAM) if first else transforms[0]
     budget = config.tuning.max_evals - len(first) - len(failures)  # the defaults count as trials
     tuned: tuple[Trial, ...] = ()
