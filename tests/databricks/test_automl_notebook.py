@@ -99,13 +99,15 @@ def test_load_job_config_reports_bad_overrides_like_the_cli():
 
 
 def _summary(status: str) -> JobSummary:
-    return JobSummary("train", "abc", status, {"ok": 1, "failed": 3, "skipped": 0}, {"results": "/out/results"}, 1.0,
-                      {"failed_fraction": 0.75})
+    message = "75% of scenarios failed, above execution.max_failed_fraction 0%" if status == "failed" else ""
+    return JobSummary("train", "abc", status, {"ok": 1, "failed": 3, "skipped": 0},
+                      {"results": "/out/results", "report": ""}, 1.0, {"failed_fraction": 0.75}, message)
 
 
 def test_raise_if_failed():
     raise_if_failed(_summary("succeeded"))
-    with pytest.raises(AutoMLError, match=r"train run abc failed: .* failed fraction 0.75 .*; see /out/results"):
+    with pytest.raises(AutoMLError, match=r"train run abc failed: 75% of scenarios failed, above execution"
+                                          r".max_failed_fraction 0% \(.*\); see /out/results$"):
         raise_if_failed(_summary("failed"))
 
 
