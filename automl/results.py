@@ -15,12 +15,13 @@ from typing import Any
 import pyarrow as pa
 
 from automl.config import Config
-from automl.errors import ScenarioError
+from automl.errors import ConfigError, ScenarioError
 from automl.scenario.metrics import to_loss
 from automl.scenario.model import ScenarioModel
 from automl.scenario.pipeline import PIPELINE_STEPS, ScenarioFit
 
-__all__ = ["STATUSES", "STEPS", "TABLE_ONLY", "Published", "arrow_schema", "blank_row", "fit_from_row", "fit_row",
+__all__ = ["STATUSES", "STEPS", "TABLE_ONLY", "Published", "arrow_schema", "blank_row", "check_key_names",
+           "fit_from_row", "fit_row",
            "prediction_columns", "problem_row", "result_columns", "to_ddl"]
 
 # ok: trained now; unchanged: not retrained (--changed-only), its champion stands; skipped: data it cannot
@@ -81,6 +82,19 @@ class Published:
     model_uri: str = ""
     mlflow_run_id: str = ""
     logging_error: str = ""
+
+
+def check_key_names(config: Config) -> None:
+    """Scenario keys become columns of the results and predictions tables: none may take a name those
+    tables use for something else."""
+    reserved = {name for name, _ in _RESULT_HEAD + _RESULT_TAIL}
+    reserved |= {"prediction", "probability", "class_probabilities", "model_run_id", "error"}
+    reserved |= {f"metric_{name}" for name in config.report_metrics}
+    clash = sorted(set(config.scenario_keys) & reserved)
+    if clash:
+        raise ConfigError(f"{config.name}: scenario_keys {clash} clash with columns the results or predictions "
+                          f"tables add; rename them with a stream's derive (e.g. derive: {{{clash[0]}_key: "
+                          f"{clash[0]}}}) and use the new name")
 
 
 def result_columns(config: Config, key_types: dict[str, str]) -> list[tuple[str, str]]:

@@ -18,7 +18,7 @@ from automl.config import Config, parse_config
 
 __all__ = ["KEY", "VARIANTS", "Sizes", "Workload", "make_config", "sizes_for", "write_workload"]
 
-KEY = "scenario_id"
+KEY = "scenario"
 VARIANTS = ("balanced", "skewed", "overhead", "large")
 
 
@@ -76,7 +76,7 @@ class Workload:
 def write_workload(directory: str, sizes: Sizes, *, seed: int = 20240601, chunk_rows: int = 500_000) -> Workload:
     """Write the variant's rows as one parquet file (row groups of ``chunk_rows``) under ``directory``.
 
-    Columns: ``scenario_id`` (long), ``row_id`` (long, unique), ``x1..x5`` (double), ``channel`` (string),
+    Columns: ``scenario`` (long), ``row_id`` (long, unique), ``x1..x5`` (double), ``channel`` (string),
     ``y`` (double). Generated in chunks, so the 2,000,000-row scenario never needs two copies in memory.
     """
     os.makedirs(directory, exist_ok=True)

@@ -18,7 +18,7 @@ from automl.jobs.scenario_task import PredictTask
 from automl.jobs.summary import JobSummary, predict_outcome
 from automl.jobs.train import _record, record_failure, run_url, spark_engine
 from automl.modelset import ModelSet
-from automl.results import prediction_columns
+from automl.results import check_key_names, prediction_columns
 from automl.rundir import RunDirectory, read_manifest
 from automl.scenario.keys import scenario_label, to_python
 
@@ -39,6 +39,7 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
     from automl.tracking import JobRun  # mlflow imports pyspark: only when a job runs
 
     started = time.time()
+    check_key_names(config)
     selection = selection or Selection()
     secrets = secret_values(config)
     models, trained = trained_models(config, run_id)

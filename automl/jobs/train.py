@@ -24,7 +24,7 @@ from automl.jobs.progress import Progress
 from automl.jobs.scenario_task import ScenarioContext, train_one
 from automl.jobs.summary import JobSummary, human_summary, train_outcome
 from automl.modelset import ModelSet, config_hash, promote
-from automl.results import STATUSES, TABLE_ONLY, arrow_schema, blank_row, result_columns
+from automl.results import STATUSES, TABLE_ONLY, arrow_schema, blank_row, check_key_names, result_columns
 from automl.rundir import RunDirectory, read_manifest, write_checkpoint
 from automl.scenario.checks import reason_from_statistics
 from automl.scenario.keys import scenario_label, scenario_slug, to_python
@@ -64,6 +64,7 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
     from automl.tracking import JobRun, ModelPublisher  # mlflow imports pyspark: only when a job runs
 
     started = time.time()
+    check_key_names(config)
     selection = selection or Selection()
     engine = engine or spark_engine(config, spark)
     secrets = secret_values(config)

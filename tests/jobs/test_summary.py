@@ -77,3 +77,14 @@ def test_human_summary_lists_the_worst_five_and_the_slowest():
     assert [line.split(":")[0].strip() for line in worst] == ["s=s6", "s=s5", "s=s4", "s=s3", "s=s2"]
     assert lines[lines.index("slowest:") + 1].strip().startswith("s=s0: 10.0s")
     assert lines[-1] == "1 scenario(s): too few rows: 3"
+
+
+def test_a_scenario_key_named_like_a_results_column_is_refused():
+    from automl.errors import ConfigError
+    from automl.results import check_key_names
+
+    config = parse_config({"name": "u", "task": "regression", "scenario_keys": ["status", "region"], "target": "y",
+                           "data": {"streams": [{"name": "rows", "path": "rows.parquet"}]}})
+    with pytest.raises(ConfigError, match=r"scenario_keys \['status'\] clash with columns"):
+        check_key_names(config)
+    check_key_names(_config())
