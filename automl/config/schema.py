@@ -220,13 +220,13 @@ class OutputConfig(Section):
     mode: Literal["overwrite", "append", "error", "ignore"] = "overwrite"
     results_table: str | None = None
     predictions_table: str | None = None
+    champions_table: str | None = None  # the model set's champions, replaced after every training run
 
 
 class PredictConfig(Section):
     """Prediction-only settings."""
 
-    # Input columns copied unchanged from each input row to its prediction row (e.g. an order id or a region
-    # name for reports). Never features; must not repeat scenario keys, the target or sample-id columns.
+    # Input columns copied unchanged onto each row's prediction (e.g. an order id); never features.
     keep_columns: list[str] = []
 
 

@@ -65,3 +65,6 @@ class Engine(Protocol):
 
     def write_table(self, rows: pd.DataFrame, columns: list[tuple[str, str]], path: str) -> str:
         """Write the results table (run directory, plus the catalog table when configured)."""
+
+    def write_catalog_table(self, rows: pd.DataFrame, table: str) -> None:
+        """Replace a catalog table with ``rows``."""

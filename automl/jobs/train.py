@@ -118,6 +118,9 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
                                                 run_dir.table("results"))
         model_set.write(config.output_path)
         outputs["model_set"] = ModelSet.directory(config.output_path)
+        if config.output.champions_table:
+            engine.write_catalog_table(model_set.champions, config.output.champions_table)
+            outputs["champions_table"] = config.output.champions_table
     except BaseException as exc:
         record_failure(record, job, exc)
         raise

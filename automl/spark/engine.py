@@ -63,6 +63,10 @@ class SparkEngine:
         frame = self.spark.createDataFrame(rows, schema=self.schema(columns))
         return self._save(frame, path, self.config.output.results_table)
 
+    def write_catalog_table(self, rows: pd.DataFrame, table: str) -> None:
+        """Replace catalog ``table`` with ``rows`` (the model set's champions, ``output.champions_table``)."""
+        self.spark.createDataFrame(rows).write.format(self.config.output.format).mode("overwrite").saveAsTable(table)
+
     def schema(self, columns: list[tuple[str, str]]) -> StructType:
         """Parse a DDL schema through the session itself. ``DataType.fromDDL`` needs a SparkContext or a
         process-wide Connect flag that only ``SparkSession.builder.remote()`` sets and any Connect ``stop()``

@@ -161,14 +161,18 @@ def test_catalog_tables_are_written_besides_the_run_directory(spark, tmp_path):
     future.to_parquet(tmp_path / "future.parquet")
     suffix = os.urandom(4).hex()
     config = make_config(data, tmp_path / "out", output__results_table=f"results_{suffix}",
-                         output__predictions_table=f"predictions_{suffix}", data={"streams": [{"name": "rows", "path": str(data),
+                         output__predictions_table=f"predictions_{suffix}",
+                         output__champions_table=f"champions_{suffix}", data={"streams": [{"name": "rows", "path": str(data),
                                             "predict_path": str(tmp_path / "future.parquet")}]})
     try:
         trained = jobs.train(config, spark=spark)
         scored = jobs.predict(config, spark=spark)
         assert spark.table(f"results_{suffix}").count() == 2 == len(_rows(trained.outputs["results"]))
         assert spark.table(f"predictions_{suffix}").count() == 12 == len(_rows(scored.outputs["predictions"]))
+        champions = spark.table(f"champions_{suffix}").toPandas()
+        assert sorted(champions["s"]) == ["s0", "s1"] and set(champions["run_id"]) == {trained.run_id}
     finally:
+        spark.sql(f"DROP TABLE IF EXISTS champions_{suffix}")
         spark.sql(f"DROP TABLE IF EXISTS results_{suffix}")
         spark.sql(f"DROP TABLE IF EXISTS predictions_{suffix}")
 
