@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -33,7 +33,6 @@ class ScenarioModel:
     family: str
     params: dict[str, Any]
     classes: list[Any] | None = None
-    metadata: dict[str, Any] = field(default_factory=dict)
     ordered: bool = False
     calibration: Calibration | None = None
 
