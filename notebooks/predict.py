@@ -33,7 +33,7 @@ config = notebook.load_job_config(
     run_date=dbutils.widgets.get("run_date"),
     for_prediction=True,
 )
-summary = jobs.predict(config, spark=spark, run_id=dbutils.widgets.get("train_run_id") or None)
+summary = jobs.predict(config, spark=spark, run_id=dbutils.widgets.get("train_run_id") or None, progress=True)
 
 # COMMAND ----------
 

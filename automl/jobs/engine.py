@@ -47,7 +47,8 @@ class Scenarios(Protocol):
         """Run ``task`` over the scenarios of ``todo`` in parallel; their result rows."""
 
     def predict(self, scenarios: pd.DataFrame, task: Callable[[pd.DataFrame, dict[str, Any]], pd.DataFrame],
-                columns: list[tuple[str, str]], path: str) -> tuple[str, pd.DataFrame]:
+                columns: list[tuple[str, str]], path: str, *,
+                progress: Callable[[int, int], None] | None = None) -> tuple[str, pd.DataFrame]:
         """Score every input row and write the predictions; where they went and a tally per scenario."""
 
 

@@ -14,6 +14,7 @@ from automl.config import Config, redact, redact_config, secret_values
 from automl.errors import AutoMLError, DataError
 from automl.jobs.engine import Engine, Selection
 from automl.jobs.outputs import publish_report, read_table
+from automl.jobs.progress import TaskProgress
 from automl.jobs.scenario_task import PredictTask
 from automl.jobs.summary import JobSummary, predict_outcome
 from automl.jobs.train import _record, record_failure, run_url, spark_engine
@@ -28,8 +29,10 @@ log = logging.getLogger(__name__)
 
 
 def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, selection: Selection | None = None,
-            run_id: str | None = None) -> JobSummary:
+            run_id: str | None = None, progress: bool | None = None) -> JobSummary:
     """Score the prediction input with the model set's champions, or with training run ``run_id``'s models.
+
+    ``progress`` draws a bar of Spark's scoring tasks (default: on a terminal; log lines otherwise).
 
     Example:
         >>> summary = predict(load_config("configs/demand.yaml"))  # doctest: +SKIP
@@ -68,11 +71,14 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
            started_at=started, tracking_uri=job.uri, config=redact_config(config), **selection.describe())
     columns = prediction_columns(config, types)
     task = PredictTask(config, models, [name for name, _ in columns], engine.threads)
+    progress_display = TaskProgress("scoring", bar=progress)
     try:
-        path, tally = scenarios.predict(stats, task, columns, run_dir.table("predictions"))
+        path, tally = scenarios.predict(stats, task, columns, run_dir.table("predictions"), progress=progress_display)
     except BaseException as exc:
         record_failure(record, job, exc)
         raise
+    finally:
+        progress_display.close()
     outcome = predict_outcome(tally, int(stats["rows"].sum()), config)
     counts = {"ok": int((tally["rows_failed"] == 0).sum()), "failed": int((tally["rows_failed"] > 0).sum()),
               "rows": int(tally["rows_out"].sum())}

@@ -15,7 +15,7 @@ import time
 from collections import Counter
 from typing import Any
 
-__all__ = ["Progress"]
+__all__ = ["Progress", "TaskProgress"]
 
 log = logging.getLogger(__name__)
 
@@ -105,3 +105,32 @@ def _status(path: str) -> str:
         return str(row.get("status") or "unknown")
     except (OSError, ValueError):
         return "unknown"
+
+
+class TaskProgress:
+    """Progress the engine reports as ``(done, total)`` units (Spark tasks while predictions are scored):
+    a bar on a terminal, a log line every ``every`` seconds otherwise."""
+
+    def __init__(self, what: str, *, bar: bool | None = None, every: float = 15.0) -> None:
+        self.what, self.every = what, every
+        self.bar = sys.stderr.isatty() if bar is None else bar
+        self._drawn: Any = None
+        self._logged = 0.0
+        self.started = time.monotonic()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.bar:
+            if self._drawn is None:
+                from tqdm.auto import tqdm
+
+                self._drawn = tqdm(total=total, desc=self.what, unit="task", file=sys.stderr, dynamic_ncols=True)
+            self._drawn.total, self._drawn.n = total, done
+            self._drawn.refresh()
+        elif time.monotonic() - self._logged >= self.every:
+            self._logged = time.monotonic()
+            log.info("progress: %s %d/%d tasks done after %.0fs", self.what, done, total,
+                     time.monotonic() - self.started)
+
+    def close(self) -> None:
+        if self._drawn is not None:
+            self._drawn.close()

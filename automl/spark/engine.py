@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import logging
 import os
-from typing import Any
+import threading
+from typing import Any, Callable
 
 import pandas as pd
 from pyspark.sql import DataFrame, SparkSession
@@ -150,14 +151,16 @@ class SparkScenarios:
         return distributed.groupBy(BUCKET, PACK).applyInPandas(one_argument(packs), schema).toPandas()
 
     def predict(self, scenarios: pd.DataFrame, task: PredictTask, columns: list[tuple[str, str]],
-                path: str) -> tuple[str, pd.DataFrame]:
+                path: str, *, progress: Callable[[int, int], None] | None = None) -> tuple[str, pd.DataFrame]:
         """Score every input row with ``task`` and write the predictions to ``path`` (and the configured
-        catalog table); returns where they went and rows / rows with an error per scenario."""
+        catalog table); returns where they went and rows / rows with an error per scenario. ``progress`` is
+        told Spark's finished and total tasks while that runs."""
         schema = self.engine.schema(columns)
         distributed = self._distributed(scenarios, "prediction")
         packs = PredictPacks(task, self.config.scenario_keys, schema.fieldNames())
         predictions = distributed.groupBy(BUCKET, PACK).applyInPandas(one_argument(packs), schema)
-        where = self.engine._save(predictions, path, self.config.output.predictions_table)
+        with _TaskWatch(self.engine.spark, progress):
+            where = self.engine._save(predictions, path, self.config.output.predictions_table)
         written = self.engine.spark.read.format(self.config.output.format).load(path)
         keys = self.config.scenario_keys
         tally = (written.groupBy(*keys)
@@ -180,3 +183,47 @@ class SparkScenarios:
             {"scenario_id": sid, **{k: to_python(v) for k, v in zip(keys, values)}}
             for sid, *values in scenarios[["scenario_id", *keys]].itertuples(index=False, name=None)]
         return distribute(self.engine.spark, self.master, plan, keys, key_rows)
+
+
+class _TaskWatch:
+    """Polls Spark's status tracker while a job runs and reports finished / total tasks of the stages that
+    ran meanwhile. Silent where there is no tracker (Spark Connect) and never fails the job."""
+
+    def __init__(self, spark: SparkSession, report: Callable[[int, int], None] | None, every: float = 1.0) -> None:
+        self.spark, self.report, self.every = spark, report, every
+        self._stop = threading.Event()
+        self._stages: dict[int, tuple[int, int]] = {}
+
+    def __enter__(self) -> _TaskWatch:
+        self._thread = None
+        if self.report is not None:
+            try:
+                self._tracker = self.spark.sparkContext.statusTracker()
+            except Exception:  # Spark Connect: no SparkContext on the client
+                return self
+            self._thread = threading.Thread(target=self._poll, daemon=True, name="automl-task-progress")
+            self._thread.start()
+        return self
+
+    def __exit__(self, failure: type[BaseException] | None, *_: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+            total = sum(t for _, t in self._stages.values())
+            if failure is None and total and self.report is not None:
+                self.report(total, total)  # the job ended well: every task it ran finished
+
+    def _poll(self) -> None:
+        while not self._stop.wait(self.every):
+            try:
+                for stage in self._tracker.getActiveStageIds():
+                    info = self._tracker.getStageInfo(stage)
+                    if info is not None:
+                        self._stages[stage] = (info.numCompletedTasks, info.numTasks)
+                done = sum(d for d, _ in self._stages.values())
+                total = sum(t for _, t in self._stages.values())
+                if total and self.report is not None:
+                    self.report(done, total)
+            except Exception as exc:  # progress is a courtesy
+                log.debug("task progress stopped: %s", exc)
+                return
