@@ -37,8 +37,8 @@ import pyarrow as pa
 
 from automl.errors import AutoMLError
 
-__all__ = ["RunDirectory", "latest_run", "list_runs", "read_manifest", "staging_path", "swap_into_place",
-           "write_checkpoint"]
+__all__ = ["RunDirectory", "latest_run", "list_runs", "read_checkpoint", "read_manifest", "staging_path",
+           "swap_into_place", "write_checkpoint"]
 
 _CHECKPOINT = ".json"
 
@@ -65,14 +65,6 @@ class RunDirectory:
     @property
     def report(self) -> str:
         return os.path.join(self.root, "report.html")
-
-    def read_checkpoint(self, slug: str) -> dict[str, Any] | None:
-        """One scenario's row as written (untyped JSON), or None when it has none."""
-        try:
-            with open(os.path.join(self.checkpoints, f"{slug}{_CHECKPOINT}"), encoding="utf-8") as handle:
-                return json.load(handle)
-        except (OSError, ValueError):
-            return None
 
     def prepare(self) -> None:
         for path in (self.checkpoints, self.models):
@@ -113,6 +105,15 @@ class RunDirectory:
             return sum(1 for name in os.listdir(self.checkpoints) if name.endswith(_CHECKPOINT))
         except FileNotFoundError:
             return 0
+
+
+def read_checkpoint(directory: str, slug: str) -> dict[str, Any] | None:
+    """One scenario's row as written (untyped JSON), or None when it has none (executor side)."""
+    try:
+        with open(os.path.join(directory, f"{slug}{_CHECKPOINT}"), encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
 
 
 def write_checkpoint(directory: str, slug: str, row: dict[str, Any]) -> None:

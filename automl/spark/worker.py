@@ -6,7 +6,6 @@ only splits a pack back into scenarios, checkpoints each row as it finishes, and
 from __future__ import annotations
 
 import functools
-import json
 import logging
 import os
 import socket
@@ -15,7 +14,7 @@ from typing import Any, Callable, Iterator
 import pandas as pd
 
 from automl.results import blank_row
-from automl.rundir import write_checkpoint
+from automl.rundir import read_checkpoint, write_checkpoint
 from automl.scenario.keys import scenario_id, scenario_label, scenario_slug, to_python
 from automl.spark.planning import BUCKET, PACK
 
@@ -68,12 +67,8 @@ class TrainPacks:
         return self.attempt > 1 or (context is not None and context.attemptNumber() > 0)
 
     def _checkpointed(self, slug: str) -> dict[str, Any] | None:
-        try:
-            with open(os.path.join(self.checkpoints, f"{slug}.json"), encoding="utf-8") as handle:
-                row = json.load(handle)
-        except (OSError, ValueError):
-            return None
-        return row if row.get("attempt") == self.attempt else None
+        row = read_checkpoint(self.checkpoints, slug)
+        return row if row is not None and row.get("attempt") == self.attempt else None
 
 
 class PredictPacks:

@@ -108,3 +108,23 @@ def test_a_single_scenario_pack_is_not_copied():
 def test_plan_with_fewer_scenarios_than_slots(n):
     plan = plan_partitions({(i,): 100 for i in range(n)}, cores=2, partitions_per_core=4)
     assert plan.n_partitions == min(n, 8)
+
+
+def test_a_retried_task_returns_the_rows_this_attempt_already_checkpointed(tmp_path):
+    from automl.rundir import write_checkpoint
+    from automl.scenario.keys import scenario_slug
+    from automl.spark.worker import TrainPacks
+
+    write_checkpoint(str(tmp_path), scenario_slug({"store": "a"}), {"status": "ok", "score": 1.5, "attempt": 2})
+    write_checkpoint(str(tmp_path), scenario_slug({"store": "b"}), {"status": "ok", "score": 9.0, "attempt": 1})
+    trained = []
+
+    def task(frame, keys, *, retry):
+        trained.append((keys["store"], retry))
+        return {**keys, "status": "ok", "score": 2.0}
+
+    packs = TrainPacks(task, ["store"], ["store", "status", "score", "attempt"], str(tmp_path), {}, attempt=2)
+    pack = pd.DataFrame({"store": ["a", "b"], "y": [1.0, 2.0], BUCKET: 0, PACK: 0})
+    rows = packs(pack).set_index("store")
+    assert rows.loc["a", "score"] == 1.5  # finished by this attempt before its task was lost: not trained again
+    assert rows.loc["b", "score"] == 2.0 and trained == [("b", True)]  # an older attempt's row: trained again
