@@ -98,11 +98,11 @@ class SplitConfig(Section):
     validation_size: Size = 0.2
     validation_folds: Annotated[int, Field(ge=1, le=10)] = 3
     min_train_rows: PositiveInt = 20
+    # Fewer validation rows (all folds together) than this cannot tell models apart: ship the naive default.
+    min_validation_rows: PositiveInt = 10
     refit_on_all_rows: bool = True
-    # For event data (many rows per timestamp, irregular times): a date/timestamp column that orders the
-    # rows, so holdout and validation are the latest rows, without time_column's one-row-per-period rule.
-    # Exclusive with time_column (which already orders the split); target lags and windows still need
-    # time_column.
+    # Event data (many rows per timestamp): a date column ordering the rows, so holdout and validation are the
+    # latest rows without time_column's one-row-per-period rule. Exclusive with time_column; lags need that.
     order_by: str | None = None
 
 

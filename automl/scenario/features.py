@@ -6,6 +6,10 @@ Featuretools computes the configured transform primitives; target lags, rolling 
 are plain pandas (one shift per lag, no entity set). Target lags and windows look back at least ``horizon``
 periods: a holdout or forecast row never sees a target from its own period range. For prediction the
 enricher keeps the tail of the training history, so future rows (with no target) get their lags from it.
+
+With a time column, a missing input value takes the column's latest known value (from earlier rows only).
+Covariates often stop being reported before the target does (a statistic published a year late): filled
+with a training median instead, a model reads the latest years as decades old and its forecast jumps.
 """
 from __future__ import annotations
 
@@ -118,6 +122,9 @@ class FeatureEnricher:
         return [d for d in definitions if d.get_name() not in (target, time)]
 
     def _compute(self, rows: pd.DataFrame) -> pd.DataFrame:
+        if self.time_column is not None:
+            inputs = [c for c in rows.columns if c not in (self.target, self.time_column)]
+            rows = rows.assign(**{c: rows[c].ffill() for c in inputs if rows[c].isna().any()})
         if self.definitions_ is None:
             kept = [c for c in self.raw_columns_ if c not in (self.target, self.time_column)]
             computed = rows[kept].reset_index(drop=True)

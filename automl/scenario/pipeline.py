@@ -152,9 +152,10 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         budget = config.tuning.timeout_seconds
         if deadline is not None:
             budget = max(1.0, min(budget, deadline - time.time()))
+        validated = sum(len(v) for _, v in folds) >= config.split.min_validation_rows
         candidates = naive_candidates(task, time_indexed=time_column is not None, ordered=ordered, season=season,
-                                      window=season or horizon, n_classes=problem.n_classes)
-        outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget)
+                                      window=season or horizon, n_classes=problem.n_classes, validated=validated)
+        outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget, tune=validated)
     with watch("refit"):
         estimator = _final(problem, outcome, train)
     with watch("evaluate"):

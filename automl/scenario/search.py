@@ -2,6 +2,11 @@
 validation folds, so the chosen model is never one that validates worse than a naive forecast or than a
 family's library defaults.
 
+The first naive candidate is the scenario's default forecast (theta for time-indexed data, the mean or the
+class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by validating
+better on every fold, not merely on average: with a few short folds the lowest average loss is often luck,
+and a model that wins by luck loses on the holdout and on the future.
+
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
 of them); the tuner spends the remaining ``tuning.max_evals`` on the families' spaces. LightGBM trials stop
@@ -61,7 +66,7 @@ class SearchResult:
 
     trials: TuningResult
     naive_losses: dict[str, float]
-    naive: NaiveModel  # the best naive candidate (unfitted)
+    naive: NaiveModel  # the naive candidate to beat (unfitted): the default, or one better on every fold
     members: list[Trial] = field(default_factory=list)  # empty: the naive model validates best
 
     def leaderboard(self, from_loss: Any) -> dict[str, float]:
@@ -108,18 +113,24 @@ def predict(problem: Problem, model: Any, x: np.ndarray,
 
 
 def search(problem: Problem, config: Config, candidates: list[NaiveModel], transforms: list[str],
-           timeout_seconds: float) -> SearchResult:
-    """Score the naive candidates, the families' defaults and the tuner's trials on the folds; choose."""
+           timeout_seconds: float, *, tune: bool = True) -> SearchResult:
+    """Score the naive candidates, the families' defaults and the tuner's trials on the folds; choose.
+
+    Without ``tune`` (too few validation rows to tell models apart) only the naive candidates are scored.
+    """
     iterations: dict[str, list[int]] = {}
+    per_fold: dict[str, list[float]] = {}  # trial key -> its loss on each fold (trials that ran every fold)
     failures: list[str] = []
 
     def fold_losses(family: str, params: dict[str, Any]) -> Iterator[float]:
         """One loss per validation fold, as each fold finishes: the tuner can prune a trial early."""
-        best = []
+        best, losses = [], []
         for inner, valid in problem.folds:
             model = fit(problem, build(problem, family, params), inner, valid)
             best.append(getattr(model, "best_iteration_", None))
-            yield _loss(problem, model, inner, valid)
+            losses.append(_loss(problem, model, inner, valid))
+            yield losses[-1]
+        per_fold[_key(family, params)] = losses
         if all(best):
             iterations[_key(family, params)] = best
 
@@ -136,9 +147,14 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     def mean_loss(family: str, params: dict[str, Any]) -> float:
         return float(np.mean(list(recorded(family, params))))
 
-    naive_losses = {c.name: float(np.mean([_loss(problem, c.fit(problem.x[i], problem.labels[i]), i, v)
-                                           for i, v in problem.folds])) for c in candidates}
-    naive = min(candidates, key=lambda c: naive_losses[c.name])
+    naive_folds = {c.name: [_loss(problem, c.fit(problem.x[i], problem.labels[i]), i, v) for i, v in problem.folds]
+                   for c in candidates}
+    naive_losses = {name: float(np.mean(losses)) for name, losses in naive_folds.items()}
+    default = naive_folds[candidates[0].name]
+    naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
+                key=lambda c: naive_losses[c.name])
+    if not tune:
+        return SearchResult(TuningResult(()), naive_losses, naive)
     spaces = _spaces(config)
     first = _default_trials(spaces, transforms if problem.task == "regression" else [], mean_loss)
     transform = min(first, key=lambda t: t.loss).params.get(TRANSFORM_PARAM) if first else transforms[0]
@@ -157,10 +173,20 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
         raise RuntimeError(f"tuning found no working model ({len(failures)} failed trials); last: "
                            f"{failures[-1] if failures else 'no trial finished'}")
     result = TuningResult(trials)
-    members = [_with_iterations(t, iterations) for t in result.best_per_family(config.tuning.ensemble_size)]
-    if naive_losses[naive.name] <= result.best.loss:
-        members = []  # no tuned family beats the naive forecast on validation: ship the naive model
-    return SearchResult(result, naive_losses, naive, members)
+    reference = naive_folds[naive.name]
+    winners = [t for t in sorted(trials, key=lambda t: t.loss)
+               if _better_on_every_fold(per_fold.get(_key(t.family, t.params)), reference)]
+    if not winners:
+        members: list[Trial] = []  # no tuned model beats the naive forecast on every fold: ship the naive model
+    elif winners[0] is result.best:  # an ensemble averages the best family with the next families' best
+        members = result.best_per_family(config.tuning.ensemble_size)
+    else:  # the best average came from a model that lost a fold to the naive forecast
+        members = winners[:1]
+    return SearchResult(result, naive_losses, naive, [_with_iterations(t, iterations) for t in members])
+
+
+def _better_on_every_fold(losses: list[float] | None, reference: list[float]) -> bool:
+    return losses is not None and len(losses) == len(reference) and all(a < b for a, b in zip(losses, reference))
 
 
 def _loss(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarray) -> float:

@@ -60,12 +60,14 @@ def validation_folds(frame: pd.DataFrame, *, method: str, size: int | float, fol
     """Tuning folds inside the training rows, as (fit positions, validation positions) pairs.
 
     Time-indexed data gets rolling origins: fold j validates on the j-th window of ``size`` periods counted
-    back from the end and fits on everything before it. Other data gets repeated random or stratified
-    holdouts. Averaging over folds keeps one lucky window from choosing the model.
+    back from the end and fits on everything before it. Other data gets disjoint validation sets: the first
+    ``folds`` parts of a seeded k-fold partition (stratified when asked and every class has k rows), with
+    k = ``1 / size`` parts (at least ``folds``), so no row is validated twice and the folds' errors do not
+    share rows. Averaging over folds keeps one lucky window from choosing the model.
     """
     if method != "time":
-        return [holdout_split(frame, method=method, size=size, target=target, seed=seed + j,
-                              min_train_rows=min_train_rows) for j in range(folds)]
+        return _disjoint_folds(frame, method=method, size=size, folds=folds, target=target, seed=seed,
+                               min_train_rows=min_train_rows)
     n_rows = len(frame)
     width = holdout_rows(size, n_rows)
     positions = np.arange(n_rows)
@@ -80,3 +82,23 @@ def validation_folds(frame: pd.DataFrame, *, method: str, size: int | float, fol
         raise ScenarioError(f"too few rows to validate: {n_rows} training rows cannot hold a validation window "
                             f"of {width} after {min_train_rows} rows (split.validation_size)")
     return pairs
+
+
+def _disjoint_folds(frame: pd.DataFrame, *, method: str, size: int | float, folds: int, target: str, seed: int,
+                    min_train_rows: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    from sklearn.model_selection import KFold, StratifiedKFold
+
+    n_rows = len(frame)
+    width = holdout_rows(size, n_rows)
+    parts = max(folds, 2, n_rows // max(1, width))
+    if n_rows - math.ceil(n_rows / parts) < min_train_rows or parts > n_rows:
+        raise ScenarioError(f"too few rows to validate: {n_rows} training rows cannot hold a validation set "
+                            f"of {width} and {min_train_rows} rows to fit on (split.validation_size)")
+    labels = frame[target].to_numpy()
+    splitter = KFold(parts, shuffle=True, random_state=seed)
+    if method == "stratified":
+        _, counts = np.unique(labels, return_counts=True)
+        if len(counts) > 1 and counts.min() >= parts:
+            splitter = StratifiedKFold(parts, shuffle=True, random_state=seed)
+    pairs = list(splitter.split(np.zeros(n_rows), labels))[:folds]
+    return [(np.sort(fit_rows), np.sort(valid_rows)) for fit_rows, valid_rows in pairs]

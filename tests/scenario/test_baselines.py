@@ -13,7 +13,6 @@ HISTORY = np.array([1.0, 2.0, 4.0, 3.0, 5.0, 6.0, 8.0, 7.0])
 @pytest.mark.parametrize(("model", "expected"), [
     (NaiveModel("last"), [7.0, 7.0, 7.0]),
     (NaiveModel("seasonal", season=4), [5.0, 6.0, 8.0]),  # the same position one season back
-    (NaiveModel("drift"), [7.0 + 6 / 7, 7.0 + 12 / 7, 7.0 + 18 / 7]),  # last value + average change
     (NaiveModel("window", season=2), [7.5, 7.5, 7.5]),
     (NaiveModel("mean"), [4.5, 4.5, 4.5]),
     (NaiveModel("median"), [4.5, 4.5, 4.5]),
@@ -44,15 +43,47 @@ def test_the_class_prior_answers_the_training_frequencies():
 def test_candidates_by_kind_of_data():
     names = lambda models: [m.name for m in models]  # noqa: E731
     assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=12, window=12)) == [
-        "naive_last", "naive_seasonal", "naive_drift", "naive_window"]
+        "theta", "naive_last", "naive_seasonal", "naive_window"]  # theta first: the default to beat
     assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=None, window=5)) == [
-        "naive_last", "naive_drift", "naive_window"]
+        "theta", "naive_last", "naive_window"]
     assert names(naive_candidates("regression", time_indexed=False, ordered=True, season=None, window=5)) == [
         "naive_mean", "naive_median", "naive_window"]
     assert names(naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)) == [
         "naive_mean", "naive_median"]
     assert names(naive_candidates("classification", time_indexed=True, ordered=True, season=7, window=7,
                                   n_classes=2)) == ["naive_prior"]
+
+
+def test_too_few_validation_rows_leave_only_the_simplest_forecast():
+    names = lambda models: [m.name for m in models]  # noqa: E731
+    assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=12, window=12,
+                                  validated=False)) == ["naive_last"]
+    assert names(naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1,
+                                  validated=False)) == ["naive_mean"]
+
+
+def test_theta_continues_a_trend_at_half_its_slope():
+    trend = 2.0 + 3.0 * np.arange(20)  # SES follows it exactly (weight 1): the level is the last value
+    forecast = NaiveModel("theta").fit(None, trend).predict(np.zeros((3, 1)), np.array([1, 2, 3]))
+    np.testing.assert_allclose(forecast, [59.0 + 1.5, 59.0 + 3.0, 59.0 + 4.5])
+
+
+def test_theta_carries_the_season_of_positive_data_forward():
+    factors = np.array([0.8, 1.2, 1.1, 0.9])
+    history = 10.0 * np.tile(factors, 3)  # three seasons, no trend
+    model = NaiveModel("theta", season=4).fit(None, history[:-1])  # ends one period into a season
+    np.testing.assert_allclose(model.predict(np.zeros((5, 1)), np.arange(1, 6)), 10.0 * factors[[3, 0, 1, 2, 3]])
+
+
+def test_theta_without_a_usable_season_is_not_seasonal():
+    history = np.array([0.0, 4.0, 2.0, 0.0, 4.0, 2.0, 0.0, 4.0, 2.0])  # a zero: no multiplicative factors
+    forecast = NaiveModel("theta", season=3).fit(None, history).predict(np.zeros((3, 1)), np.array([1, 2, 3]))
+    assert np.ptp(np.diff(forecast)) < 1e-9  # a straight line, not the 0-4-2 pattern
+
+
+def test_an_unknown_kind_is_refused():
+    with pytest.raises(ValueError, match="unknown naive forecast 'drift'"):
+        NaiveModel("drift")
 
 
 @pytest.mark.parametrize(("freq", "season"), [("h", 24), ("D", 7), ("W-MON", 52), ("MS", 12), ("QS", 4),

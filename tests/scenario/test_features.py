@@ -129,3 +129,30 @@ def test_ratios_over_zero_become_missing_not_infinite():
     ratio = features["minutes / calls"]
     assert not np.isinf(features.to_numpy()).any()
     assert ratio.isna().tolist()[:4] == [True, False, False, True] and ratio[1] == 10.0
+
+
+def test_a_covariate_that_stops_being_reported_keeps_its_latest_value():
+    frame = _jumping_frame()
+    frame.loc[20:, "price"] = np.nan  # reported until week 20, then missing
+    frame.loc[3, "price"] = np.nan  # a gap in the middle takes the value before it
+    enricher = _enricher(target_lags=[6]).fit(frame.iloc[:24])
+
+    features = enricher.transform(frame)
+
+    price = frame["price"].to_numpy()
+    assert (features["price"].iloc[20:] == price[19]).all()
+    assert features.loc[3, "price"] == price[2]
+    assert features.loc[0, "price"] == price[0]  # nothing earlier to fill from: rows keep their own values
+
+    enricher.remember_history(frame.iloc[:24])
+    future = pd.DataFrame({"store": 1, "week": pd.date_range(frame["week"].iloc[-1], periods=3, freq="W-MON")[1:],
+                           "price": np.nan})
+    assert (enricher.transform(future, with_history=True)["price"] == price[19]).all()  # from the history
+
+
+def test_without_a_time_column_missing_covariates_stay_missing():
+    frame = _jumping_frame().drop(columns="week")
+    frame.loc[20:, "price"] = np.nan
+    enricher = FeatureEnricher(FeaturesConfig(), target="units", time_column=None, horizon=1,
+                               exclude=["store"]).fit(frame)
+    assert enricher.transform(frame)["price"].iloc[20:].isna().all()  # no order: nothing is "the latest"

@@ -3,6 +3,7 @@ probabilities, per-family encodings, event data, canonical row order, and what p
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ from automl.config import Config, parse_config
 from automl.errors import ScenarioError
 from automl.jobs.scenario_task import ScenarioContext, train_one
 from automl.scenario.families import FAMILIES
+from automl.scenario.baselines import naive_candidates
 from automl.scenario.pipeline import fit_scenario, predict_scenario
+from automl.scenario.search import Problem, search
 
 _FAST = {"families": ["linear", "random_forest", "lightgbm"], "search_space": {
     "random_forest": {"n_estimators": {"type": "int", "low": 10, "high": 30}},
@@ -99,11 +102,44 @@ def test_a_scenario_no_family_beats_ships_the_naive_forecast_and_predicts_with_i
     config = _config(models={"families": ["random_forest"]}, tuning={"max_evals": 2})
     fit = fit_scenario(frame.head(64), {"store": 1}, config)
 
-    assert fit.model.family == fit.baseline_name == "naive_drift"  # a forest cannot follow the trend
+    assert fit.model.family == fit.baseline_name == "theta"  # a forest cannot follow the trend
     assert fit.metrics == fit.baseline
-    assert fit.leaderboard["naive_drift"] < fit.leaderboard["random_forest"]
+    assert fit.leaderboard["theta"] < fit.leaderboard["random_forest"]
     future = predict_scenario(frame.tail(6).drop(columns="units"), fit.model, config)
-    np.testing.assert_allclose(future["prediction"], frame["units"].tail(6))
+    # Refitted on all 64 rows: the last value plus half the slope per week ahead.
+    np.testing.assert_allclose(future["prediction"], frame["units"].iloc[63] + 1.5 * np.arange(1, 7))
+
+
+def _search_over(valid_values: list[float]) -> Any:
+    """search() on rows whose fit part is eight 0s and two 100s (mean 20, median 0), then three validation
+    folds of two rows each holding the given value; the only family sees a constant feature."""
+    labels = np.array([0.0] * 8 + [100.0] * 2 + [v for v in valid_values for _ in range(2)])
+    fit_rows = np.arange(10)
+    folds = [(fit_rows, np.array([10 + 2 * j, 11 + 2 * j])) for j in range(3)]
+    problem = Problem("regression", "rmse", np.zeros((len(labels), 1)), labels, folds, False, 1, 0, (), None, 1, 0)
+    config = _config(models={"families": ["linear"]}, tuning={"max_evals": 1})
+    candidates = naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)
+    return search(problem, config, candidates, ["none"], 10.0)
+
+
+def test_a_challenger_must_validate_better_on_every_fold():
+    # The median is 0 away on two folds and 21 on the third; the mean 20, 20 and 1: the median has the lower
+    # average but loses one fold, so the default (the mean) stays.
+    lucky = _search_over([0.0, 0.0, 21.0])
+    assert lucky.naive_losses["naive_median"] < lucky.naive_losses["naive_mean"]
+    assert lucky.naive.name == "naive_mean" and lucky.members == []
+    steady = _search_over([0.0, 0.0, 1.0])  # now the median wins every fold
+    assert steady.naive.name == "naive_median" and steady.members == []
+
+
+def test_too_few_validation_rows_ship_the_last_value_untuned():
+    frame = _trend(40)
+    config = _config(split={"test_size": 2, "validation_size": 2, "min_train_rows": 10})  # 3 folds x 2 rows
+    fit = fit_scenario(frame, {"store": 1}, config)
+    assert (fit.model.family, fit.n_evals, list(fit.leaderboard)) == ("naive_last", 0, ["naive_last"])
+    tuned = fit_scenario(frame, {"store": 1}, _config(split={"test_size": 2, "validation_size": 2,
+                                                             "min_train_rows": 10, "min_validation_rows": 6}))
+    assert tuned.n_evals > 0 and "theta" in tuned.leaderboard
 
 
 def test_the_reported_baseline_is_the_best_naive_on_validation():
@@ -113,7 +149,9 @@ def test_the_reported_baseline_is_the_best_naive_on_validation():
                           "noise": np.random.default_rng(0).normal(size=len(t)),
                           "units": 100 + 20 * np.sin(2 * np.pi * t / season)})
     fit = fit_scenario(frame, {"store": 1}, _config(models={"families": ["linear"]}, tuning={"max_evals": 1}))
-    assert fit.baseline_name == "naive_seasonal"  # season length 52 inferred from weekly data
+    # Season length 52 inferred from weekly data: seasonal theta and seasonal naive both forecast the sine
+    # exactly, and on a tie the default (theta) stays.
+    assert fit.baseline_name == "theta" and fit.leaderboard["naive_seasonal"] < 1e-9
     assert fit.baseline["rmse"] < 1e-9
 
 
@@ -269,13 +307,19 @@ def test_shuffled_rows_without_a_time_column_give_identical_results(kind):
 
 
 def test_holdout_rows_and_importances_are_kept():
-    fit = fit_scenario(_trend(60), {"store": 1}, _config(models={"families": ["random_forest"]}))
+    frame = _trend(60).assign(units=lambda f: 50.0 + 20.0 * f["promo"])  # a flat series the promo moves
+    fit = fit_scenario(frame, {"store": 1}, _config(models={"families": ["random_forest"]}))
     assert list(fit.holdout.columns) == ["week", "actual", "prediction", "baseline"] and len(fit.holdout) == 6
-    np.testing.assert_allclose(fit.holdout["actual"], _trend(60)["units"].tail(6))
-    if not fit.model.family.startswith("naive_"):
-        assert 0 < len(fit.importances) <= 20 and sum(fit.importances.values()) == pytest.approx(1.0, abs=1e-4)
-        assert set(fit.importances) <= {*fit.model.features, "steps_ahead"}
-        json.dumps(fit.importances)
+    np.testing.assert_allclose(fit.holdout["actual"], frame["units"].tail(6))
+    assert fit.model.family == "random_forest"
+    assert 0 < len(fit.importances) <= 20 and sum(fit.importances.values()) == pytest.approx(1.0, abs=1e-4)
+    assert set(fit.importances) <= set(fit.model.features) and "promo" in fit.importances
+    json.dumps(fit.importances)
+
+
+def test_a_naive_forecast_has_no_importances():
+    fit = fit_scenario(_trend(60), {"store": 1}, _config(models={"families": ["random_forest"]}))
+    assert fit.model.family == "theta" and fit.importances == {}
 
 
 def test_classification_holdout_has_labels_and_the_positive_probability():

@@ -103,3 +103,22 @@ def test_random_validation_folds_differ_and_repeat_for_a_seed():
     again = validation_folds(frame, method="random", size=0.2, folds=3, target="y", seed=1, min_train_rows=10)
     assert len({tuple(valid) for _, valid in first}) == 3
     assert all((a[1] == b[1]).all() for a, b in zip(first, again))
+
+
+@pytest.mark.parametrize("method", ["random", "stratified"])
+def test_random_validation_folds_are_disjoint_parts_of_the_training_rows(method):
+    frame = pd.DataFrame({"y": np.arange(50) % 2})
+    folds = validation_folds(frame, method=method, size=0.2, folds=3, target="y", seed=4, min_train_rows=10)
+    valid = [set(v.tolist()) for _, v in folds]
+    assert len(folds) == 3 and all(len(v) == 10 for v in valid)
+    assert not (valid[0] & valid[1]) and not (valid[0] & valid[2]) and not (valid[1] & valid[2])
+    for fit_rows, valid_rows in folds:
+        assert sorted([*fit_rows, *valid_rows]) == list(range(50))
+    if method == "stratified":
+        assert all(frame["y"].iloc[list(v)].sum() == 5 for v in valid)
+
+
+def test_random_validation_needs_rows_to_fit_on():
+    with pytest.raises(ScenarioError, match="too few rows to validate"):
+        validation_folds(pd.DataFrame({"y": range(12)}), method="random", size=0.2, folds=3, target="y", seed=0,
+                         min_train_rows=11)
