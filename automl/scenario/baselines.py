@@ -26,6 +26,9 @@ __all__ = ["NaiveModel", "infer_season_length", "naive_candidates"]
 _KINDS = ("last", "seasonal", "window", "theta", "mean", "median", "prior")
 # Smoothing weights simple exponential smoothing chooses from (by one-step-ahead squared error).
 _ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
+# Smoothing runs over the latest rows only: at weight >= 0.05 a row this far back moves the level by less than
+# 0.95 ** 2000 (1e-45) of its value, and a Python loop over a 2,000,000-period history would take seconds.
+_SES_ROWS = 2000
 
 # Median spacing of the time column (days) -> the usual season length of data at that frequency.
 _SEASONS = ((0.03, 0.05, 24), (0.9, 1.1, 7), (6.5, 7.5, 52), (27.5, 31.5, 12), (88.0, 93.0, 4))
@@ -160,6 +163,7 @@ def _theta(y: np.ndarray, season: int) -> dict[str, Any]:
 
 def _ses_level(y: np.ndarray) -> float:
     """The final level of simple exponential smoothing, its weight chosen on one-step-ahead errors."""
+    y = y[-_SES_ROWS:]
     best_error, best_level = np.inf, float(y[-1])
     for alpha in _ALPHAS:
         level, error = y[0], 0.0
