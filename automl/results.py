@@ -40,7 +40,7 @@ _RESULT_HEAD = [
     ("primary_metric", "string"),
     ("score", "double"),           # primary metric on the holdout
     ("baseline_score", "double"),  # the naive baseline's primary metric on the same holdout
-    ("baseline_name", "string"),   # the naive forecast to beat (theta, naive_last, naive_mean, ...)
+    ("baseline_name", "string"),   # the naive forecast to beat (damped_trend, naive_last, naive_mean, ...)
     ("beats_baseline", "boolean"),
 ]
 

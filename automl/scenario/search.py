@@ -2,10 +2,10 @@
 validation folds, so the chosen model is never one that validates worse than a naive forecast or than a
 family's library defaults.
 
-The first naive candidate is the scenario's default forecast (theta for time-indexed data, the mean or the
-class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by validating
-better on every fold, not merely on average: with a few short folds the lowest average loss is often luck,
-and a model that wins by luck loses on the holdout and on the future.
+The first naive candidate is the scenario's default forecast (a damped trend for time-indexed data, the mean
+or the class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by
+validating better on every fold, not merely on average: with a few short folds the lowest average loss is
+often luck, and a model that wins by luck loses on the holdout and on the future.
 
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best

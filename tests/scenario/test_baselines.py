@@ -43,9 +43,9 @@ def test_the_class_prior_answers_the_training_frequencies():
 def test_candidates_by_kind_of_data():
     names = lambda models: [m.name for m in models]  # noqa: E731
     assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=12, window=12)) == [
-        "theta", "naive_last", "naive_seasonal", "naive_window"]  # theta first: the default to beat
+        "damped_trend", "theta", "naive_last", "naive_seasonal", "naive_window"]  # first: the default to beat
     assert names(naive_candidates("regression", time_indexed=True, ordered=True, season=None, window=5)) == [
-        "theta", "naive_last", "naive_window"]
+        "damped_trend", "theta", "naive_last", "naive_window"]
     assert names(naive_candidates("regression", time_indexed=False, ordered=True, season=None, window=5)) == [
         "naive_mean", "naive_median", "naive_window"]
     assert names(naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)) == [
@@ -60,6 +60,30 @@ def test_too_few_validation_rows_leave_only_the_simplest_forecast():
                                   validated=False)) == ["naive_last"]
     assert names(naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1,
                                   validated=False)) == ["naive_mean"]
+
+
+def test_the_damped_trend_keeps_a_constant_series_constant():
+    forecast = NaiveModel("damped").fit(None, np.full(12, 5.0)).predict(np.zeros((4, 1)), np.arange(1, 5))
+    np.testing.assert_allclose(forecast, 5.0)
+
+
+def test_the_damped_trend_follows_a_trend_ever_more_slowly():
+    trend = 2.0 + 3.0 * np.arange(20)  # last value 59
+    steps = np.array([1, 2, 3, 10, 100, 10_000])
+    forecast = NaiveModel("damped").fit(None, trend).predict(np.zeros((6, 1)), steps)
+    line = 59.0 + 3.0 * steps
+    assert (np.diff(forecast) > 0).all() and (forecast > 59.0).all() and (forecast < line).all()
+    gains = np.diff(NaiveModel("damped").fit(None, trend).predict(np.zeros((30, 1)), np.arange(1, 31)))
+    assert (np.diff(gains) < 0).all()  # damped: each period adds less than the one before
+    assert forecast[-1] < 59.0 + 0.5 * 3.0 * 0.98 / (1 - 0.98) + 1e-6  # bounded by the strongest damping's sum
+
+
+def test_the_damped_trend_averages_the_seasonal_level_with_the_last_value():
+    factors = np.array([0.8, 1.2, 1.1, 0.9])
+    history = 10.0 * np.tile(factors, 3)[:-1]  # level 10, no trend; ends on the 1.1 position: last value 11
+    model = NaiveModel("damped", season=4).fit(None, history)
+    np.testing.assert_allclose(model.predict(np.zeros((5, 1)), np.arange(1, 6)),
+                               0.5 * 10.0 * factors[[3, 0, 1, 2, 3]] + 0.5 * 11.0)
 
 
 def test_theta_continues_a_trend_at_half_its_slope():

@@ -64,7 +64,7 @@ def test_learnable_weekly_frame_beats_the_naive_baseline(weekly_frame):
     assert row["best_family"] in config.models.families
     leaderboard = json.loads(row["leaderboard"])
     assert json.loads(row["best_params"]) and set(config.models.families) <= set(leaderboard)
-    assert {"theta", "naive_last"} <= set(leaderboard)  # the naive forecasts compete on validation
+    assert {"damped_trend", "theta", "naive_last"} <= set(leaderboard)  # the naive forecasts compete on validation
     assert list(leaderboard.values()) == sorted(leaderboard.values())  # best (lowest rmse) first
     assert "promo" in row["selected_features"]
     assert all(f"seconds_{step}" in row for step in STEPS) and row["seconds_total"] > 0

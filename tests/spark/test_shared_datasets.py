@@ -43,10 +43,11 @@ def test_txhousing_monthly_sales_per_city(spark, shared_data, tmp_path):
     assert training.counts["failed"] == 0, results.loc[results["status"] == "failed", "error"].tolist()
     ok = results[results["status"] == "ok"]
     assert len(ok) >= 0.9 * len(results)
-    # The baseline is each city's default forecast (seasonal theta) unless another naive forecast validated
+    # The baseline is each city's default forecast (the seasonal damped trend) unless another naive forecast validated
     # better on every fold; a tuned model replaces it only by doing so too, so few cities ship a model that is
     # worse than their baseline on the holdout, and the typical city is at least as good.
-    assert set(ok["baseline_name"]) <= {"theta", "naive_last", "naive_seasonal", "naive_window"}
+    assert set(ok["baseline_name"]) <= {"damped_trend", "theta", "naive_last", "naive_seasonal",
+                                         "naive_window"}
     worse = ok["score"] > ok["baseline_score"] * (1 + 1e-9)
     assert worse.mean() <= 0.15, ok.loc[worse, ["city", "best_family", "score", "baseline_score"]]
     assert (ok["score"] / ok["baseline_score"]).median() <= 1.0
