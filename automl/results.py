@@ -48,6 +48,7 @@ _RESULT_TAIL = [
     ("best_family", "string"),
     ("best_params", "string"),     # JSON
     ("leaderboard", "string"),     # JSON: family -> best validation score
+    ("rejected_on_holdout", "string"),  # what validated better than the default forecast but lost to it there
     ("selected_features", "array<string>"),
     ("importances", "string"),     # JSON: feature -> importance in the final model, top 20
     ("n_rows", "long"),
@@ -165,6 +166,7 @@ def fit_row(fit: ScenarioFit, config: Config) -> dict[str, Any]:
         leaderboard=json.dumps(fit.leaderboard), selected_features=list(fit.model.features),
         n_rows=fit.n_rows, n_train=fit.n_train, n_test=fit.n_test, n_evals=fit.n_evals, seed=fit.seed)
     columns["baseline_name"] = fit.baseline_name
+    columns["rejected_on_holdout"] = fit.rejected
     if fit.importances:
         columns["importances"] = json.dumps({k: round(float(v), 6) for k, v in fit.importances.items()})
     if len(fit.holdout):

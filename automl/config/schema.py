@@ -175,13 +175,13 @@ class ModelsConfig(Section):
 class TuningConfig(Section):
     """Tuning budget per scenario; the scenario's own seed derives from ``seed`` and its keys."""
 
-    # hyperopt supports every algorithm; optuna supports tpe and random.
-    tuner: Literal["hyperopt", "optuna"] = "hyperopt"
+    tuner: Literal["hyperopt", "optuna"] = "hyperopt"  # hyperopt: every algorithm; optuna: tpe and random
     algorithm: Literal["tpe", "random", "anneal"] = "tpe"
     max_evals: PositiveInt = 20
     ensemble_size: Annotated[int, Field(ge=1, le=5)] = 1
     timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
     seed: int = 42
+    confirm_on_holdout: bool = True  # a model that replaced the default forecast must also beat it on the holdout
 
     @rule("tuner", "algorithm")
     def _algorithm_of_tuner(self) -> Iterator[Problem]:

@@ -21,7 +21,7 @@ from automl.scenario.calibration import fit_calibration
 from automl.scenario.features import FeatureEnricher
 from automl.scenario.importance import feature_importances
 from automl.scenario.keys import scenario_seed
-from automl.scenario.metrics import METRICS, compute_metrics
+from automl.scenario.metrics import METRICS, compute_metrics, to_loss
 from automl.scenario.model import ScenarioModel, encode_labels
 from automl.scenario.search import Problem, SearchResult, build, fit, predict, search, steps_after
 from automl.scenario.select import select_features
@@ -42,7 +42,9 @@ class ScenarioFit:
     """A trained scenario: its model and what was measured on the way.
 
     ``baseline`` holds the holdout metrics of ``baseline_name``, the naive forecast that validated best;
-    ``holdout`` one row per holdout row (sample ids, ``actual``, ``prediction``, ``baseline`` and, for
+    ``rejected`` the model that replaced the default forecast on validation and lost to it on the holdout
+    (``tuning.confirm_on_holdout``), with both scores, when the default shipped for that reason; ``holdout``
+    one row per holdout row (sample ids, ``actual``, ``prediction``, ``baseline`` and, for
     classification, ``probability``); ``importances`` the final model's top features as shares of 1.
     """
 
@@ -59,6 +61,7 @@ class ScenarioFit:
     baseline_name: str = ""
     holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
     importances: dict[str, float] = field(default_factory=dict)
+    rejected: str = ""
 
 
 class Stopwatch:
@@ -166,6 +169,21 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         naive = fit(problem, dataclasses.replace(outcome.naive), train)
         base_prediction, base_proba = predict(problem, naive, x[test], steps_after(problem, train, test))
         baseline = compute_metrics(names, labels[test], base_prediction, base_proba)
+        # Whatever replaced the default forecast on the folds must beat it on the holdout too: with two or three
+        # folds and many challengers, some challenger wins every fold by luck (docs/benchmarks.md).
+        rejected = ""
+        if config.tuning.confirm_on_holdout and (outcome.members or outcome.naive.name != candidates[0].name):
+            default = fit(problem, dataclasses.replace(candidates[0]), train)
+            default_prediction, default_proba = predict(problem, default, x[test], steps_after(problem, train, test))
+            default_metrics = compute_metrics(names, labels[test], default_prediction, default_proba)
+            primary = problem.primary
+            if to_loss(primary, metrics[primary]) > to_loss(primary, default_metrics[primary]):
+                rejected = (f"{_describe(outcome)[0]} ({primary} {metrics[primary]:.6g} on the holdout, "
+                            f"{default.name} {default_metrics[primary]:.6g})")
+                outcome = dataclasses.replace(outcome, naive=candidates[0], members=[])
+                estimator, calibration = default, None
+                prediction, proba, metrics = default_prediction, default_proba, default_metrics
+                base_prediction, baseline = default_prediction, default_metrics
         holdout = _holdout_frame(rows.iloc[test], config, classes, labels[test], prediction, proba, base_prediction)
     with watch("refit"):
         if config.split.refit_on_all_rows:
@@ -182,7 +200,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     leaderboard = outcome.leaderboard(lambda loss: -loss if METRICS[problem.primary].greater_is_better else loss)
     return ScenarioFit(model, metrics, baseline, leaderboard, len(outcome.trials.trials), len(rows), len(train),
                        len(test), seed, seconds, baseline_name=outcome.naive.name, holdout=holdout,
-                       importances=feature_importances(estimator, selected))
+                       importances=feature_importances(estimator, selected), rejected=rejected)
 
 
 def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) -> pd.DataFrame:

@@ -3,6 +3,7 @@ probabilities, per-family encodings, event data, canonical row order, and what p
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import numpy as np
@@ -132,6 +133,36 @@ def test_a_challenger_must_validate_better_on_every_fold():
     assert lucky.naive.name == "naive_mean" and lucky.members == []
     steady = _search_over([0.0, 0.0, 1.0])  # now the median wins every fold
     assert steady.naive.name == "naive_median" and steady.members == []
+
+
+def _promo_that_stops_working(n: int = 60, holdout: int = 6) -> pd.DataFrame:
+    """Promotions lift units by 20 until the holdout weeks, which are all promotions and lift nothing."""
+    promo = (np.random.default_rng(3).random(n) < 0.5).astype(float)
+    promo[-holdout:] = 1.0
+    units = 100.0 + 20.0 * promo
+    units[-holdout:] = 100.0
+    return pd.DataFrame({"store": 1, "week": pd.date_range("2020-01-06", periods=n, freq="W-MON"),
+                         "promo": promo, "units": units})
+
+
+def test_a_model_that_loses_to_the_default_on_the_holdout_is_not_shipped():
+    frame = _promo_that_stops_working()
+    confirmed = fit_scenario(frame, {"store": 1}, _config(models={"families": ["linear"]}))
+    # linear validated better than the default forecast on every fold (the promo explains every swing) ...
+    assert confirmed.leaderboard["linear"] < 1.0 < confirmed.leaderboard["damped_trend"]
+    # ... then predicted lifts the holdout lacks (rmse 20): the default ships and the reason is recorded.
+    assert confirmed.model.family == confirmed.baseline_name == "damped_trend"
+    assert confirmed.metrics == confirmed.baseline and confirmed.metrics["rmse"] < 20.0
+    assert re.fullmatch(r"linear \(rmse 19\.9\d* on the holdout, damped_trend 1\d\.\d+\)", confirmed.rejected)
+    np.testing.assert_array_equal(confirmed.holdout["prediction"], confirmed.holdout["baseline"])
+    row = train_one(frame, {"store": 1}, ScenarioContext(_config(models={"families": ["linear"]})))
+    assert (row["status"], row["best_family"], row["beats_baseline"]) == ("ok", "damped_trend", False)
+    assert row["rejected_on_holdout"] == confirmed.rejected
+
+    unconfirmed = fit_scenario(frame, {"store": 1}, _config(models={"families": ["linear"]},
+                                                             tuning={"max_evals": 5, "confirm_on_holdout": False}))
+    assert unconfirmed.model.family == "linear" and unconfirmed.rejected == ""
+    assert unconfirmed.metrics["rmse"] == pytest.approx(20.0, abs=0.5)
 
 
 def test_too_few_validation_rows_ship_the_last_value_untuned():
