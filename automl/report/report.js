@@ -342,6 +342,10 @@
       var kind = S.error_type && S.error_type[i] ? S.error_type[i] + ': ' : '';
       d.appendChild(el('div', kind + S.error[i], 'error'));
     }
+    if (S.rejected && S.rejected[i]) {
+      d.appendChild(el('div', 'The default forecast shipped: ' + S.rejected[i] + ' validated better but lost ' +
+                       'to it on the holdout.', 'panel muted'));
+    }
     if (D.kind === 'train') trainDetail(d, i); else predictDetail(d, i);
     draw();
     if (scroll) d.scrollIntoView({block: 'start'});

@@ -91,6 +91,7 @@ def train_payload(results: pd.DataFrame, holdout: pd.DataFrame | None, manifest:
         "family": [None if text_or_none(v) is None else families.code(v) for v in frame["best_family"]],
         "params": [parse_json_cell(v) for v in frame["best_params"]],
         "leaderboard": [_leaderboard(v, families, greater) for v in frame["leaderboard"]],
+        "rejected": [text_or_none(v, 300) or None for v in frame["rejected_on_holdout"]],
         "importances": [_importances(v, features) for v in frame["importances"]],
         "selected": [_feature_codes(v, features) for v in frame["selected_features"]],
         "n_rows": [None if pd.isna(v) else int(v) for v in frame["n_rows"]],
@@ -134,7 +135,7 @@ def _normalise(results: pd.DataFrame | None, keys: list[str]) -> pd.DataFrame:
         raise DataError(f"results: scenario key column(s) {missing} missing; columns are {list(frame.columns)}")
     frame = frame.copy()
     for column in [*keys, "status", "error", "error_type", "primary_metric", "score", "baseline_score",
-                   "beats_baseline", "best_family", "best_params", "leaderboard", "importances",
+                   "beats_baseline", "best_family", "best_params", "leaderboard", "rejected_on_holdout", "importances",
                    "selected_features", "n_rows", "seconds_total", "peak_memory_mb"]:
         if column not in frame.columns:
             frame[column] = None

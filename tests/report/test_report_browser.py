@@ -50,6 +50,8 @@ def reports(tmp_path_factory) -> dict[str, Path]:
         holdout[column] = holdout[column].astype(object)
     results.loc[5, "item_id"], results.loc[6, "item_id"] = HOSTILE, SNEAKY
     results.loc[7, "importances"] = '{"<img src=y onerror=\\"window.injected=2\\">": 0.9, "price": 0.1}'
+    results["rejected_on_holdout"] = ""
+    results.loc[2, "rejected_on_holdout"] = "lightgbm (rmse 8.77 on the holdout, damped_trend 6.66)"  # store 1, item 3
     options = {"scenario_keys": KEYS, "time_column": "week"}
     paths = {"train": write_report(build_train_report(results, holdout, manifest, task="regression", **options),
                                    out / "train.html")}
@@ -103,6 +105,8 @@ def test_training_report_draws_and_finds_a_scenario(page, reports):
                            " return [t.name, t.x.length]; })")
     assert traces == [["actual", 8], ["prediction", 8], ["baseline", 8]]
     assert page.evaluate("document.querySelectorAll('#detail table')[1].rows.length") == 4  # leaderboard
+    assert ("The default forecast shipped: lightgbm (rmse 8.77 on the holdout, damped_trend 6.66) validated better"
+            in page.evaluate("document.getElementById('detail').textContent"))
     assert page.problems() == []
 
 

@@ -69,6 +69,14 @@ def test_train_report_carries_the_run_and_every_scenario():
     board = scenarios["leaderboard"][i]
     assert [r[1] for r in board] == sorted(r[1] for r in board)  # rmse: lower is better, best first
     assert {data["families"][r[0]] for r in board} == set(json.loads(row["leaderboard"]))
+    assert scenarios["rejected"] == [None] * 20  # the synthetic results have no such column
+
+
+def test_a_model_rejected_on_the_holdout_is_named_for_its_scenario():
+    results, holdout, manifest = train_inputs(4, n_failed=0)
+    results["rejected_on_holdout"] = ["", "lightgbm (rmse 8.77 on the holdout, damped_trend 6.66)", "", None]
+    scenarios = embedded(build(results, holdout, manifest))["scenarios"]
+    assert scenarios["rejected"] == [None, "lightgbm (rmse 8.77 on the holdout, damped_trend 6.66)", None, None]
 
 
 def test_tables_read_back_from_parquet_give_the_same_report(tmp_path):
