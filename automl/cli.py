@@ -218,6 +218,8 @@ def _debug(config: Any, args: argparse.Namespace, engine: Any) -> int:
     print("validation leaderboard: " + ", ".join(f"{k} {v:.4g}" for k, v in fit.leaderboard.items()))
     print("holdout metrics: " + ", ".join(f"{k} {v:.4g} (baseline {fit.baseline[k]:.4g})"
                                           for k, v in fit.metrics.items()))
+    if fit.rejected:
+        print(f"rejected on the holdout: {fit.rejected}; the default forecast shipped")
     return EXIT_OK
 
 

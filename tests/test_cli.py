@@ -3,11 +3,14 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from automl.demo_data import write_all
@@ -65,6 +68,36 @@ def test_debug_one_scenario_prints_timings_features_model_and_metrics(demo_env):
     assert "step timings (s): split" in out and "tune" in out
     assert "selected features" in out and "best model:" in out
     assert "holdout metrics: rmse" in out and "baseline" in out
+
+
+@pytest.mark.spark
+def test_debug_says_when_the_model_lost_to_the_default_forecast_on_the_holdout(tmp_path):
+    # Promotions lift units by 20 until the six holdout weeks, which are all promotions and lift nothing: the
+    # linear model validates far better than the default forecast, then loses to it on the holdout.
+    promo = (np.random.default_rng(3).random(60) < 0.5).astype(float)
+    promo[-6:] = 1.0
+    units = np.where(np.arange(60) < 54, 100.0 + 20.0 * promo, 100.0)
+    pd.DataFrame({"store": 1, "week": pd.date_range("2020-01-06", periods=60, freq="W-MON"), "promo": promo,
+                  "units": units}).to_parquet(tmp_path / "sales.parquet")
+    config = tmp_path / "promo.yaml"
+    config.write_text(textwrap.dedent(f"""\
+        name: promo
+        task: regression
+        scenario_keys: [store]
+        target: units
+        time_column: week
+        data:
+          streams: [{{name: sales, path: "{tmp_path / 'sales.parquet'}"}}]
+        split: {{test_size: 6, validation_size: 6, min_train_rows: 10}}
+        models: {{families: [linear]}}
+        tuning: {{max_evals: 5}}
+        output: {{path: "{tmp_path / 'out'}"}}
+        """))
+    done = _run("debug", "--config", str(config), "--scenario", "store=1")
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "best model: damped_trend" in done.stdout
+    assert re.search(r"rejected on the holdout: linear \(rmse 19\.9\d* on the holdout, damped_trend 1\d\.\d+\); "
+                     r"the default forecast shipped", done.stdout), done.stdout
 
 
 @pytest.mark.spark
