@@ -104,13 +104,11 @@ class NaiveModel:
         if self.kind == "seasonal":
             tail = self.state_["tail"]
             return tail[(steps - 1) % len(tail)]
-        if self.kind == "theta":
+        if self.kind in ("theta", "damped"):
             state = self.state_
             factors = state["factors"][(state["n"] + steps - 1) % len(state["factors"])]
-            return (state["level"] + state["slope"] * steps.astype("float64")) * factors
-        if self.kind == "damped":
-            state = self.state_
-            factors = state["factors"][(state["n"] + steps - 1) % len(state["factors"])]
+            if self.kind == "theta":
+                return (state["level"] + state["slope"] * steps.astype("float64")) * factors
             phi = state["phi"]  # the trend's sum over the horizon, phi + phi^2 + ... + phi^steps
             trend = state["trend"] * phi * (1.0 - phi ** steps.astype("float64")) / (1.0 - phi)
             return 0.5 * (state["level"] + trend) * factors + 0.5 * state["last"]
@@ -163,24 +161,27 @@ def infer_season_length(times: pd.Series) -> int | None:
     return None
 
 
-def _seasonal_factors(y: np.ndarray, season: int) -> np.ndarray:
+def _seasonally_adjusted(y: np.ndarray, season: int) -> tuple[np.ndarray, np.ndarray]:
     """Multiplicative seasonal factors (a centred moving average's ratios, averaged per position in the
-    season), used only with two full seasons of positive values; otherwise a single factor of 1."""
+    season) and the series divided by them; the factors are used only with two full seasons of positive
+    values, otherwise a single factor of 1 leaves the series as it is."""
     n = len(y)
     if season <= 1 or n < 2 * season or not (y > 0).all():
-        return np.ones(1)
+        return np.ones(1), y
     trend = pd.Series(y).rolling(season, center=True, min_periods=season).mean().to_numpy()
     ratios = y / trend
     positions = np.arange(n) % season
     factors = np.array([np.nanmean(ratios[positions == k]) for k in range(season)])
-    return factors / factors.mean() if np.isfinite(factors).all() and (factors > 0).all() else np.ones(1)
+    if not (np.isfinite(factors).all() and (factors > 0).all()):
+        return np.ones(1), y
+    factors = factors / factors.mean()
+    return factors, y / factors[positions]
 
 
 def _theta(y: np.ndarray, season: int) -> dict[str, Any]:
     """The theta method's state: SES level and half the linear slope of the (seasonally adjusted) series."""
     n = len(y)
-    factors = _seasonal_factors(y, season)
-    adjusted = y / factors[np.arange(n) % len(factors)]
+    factors, adjusted = _seasonally_adjusted(y, season)
     slope = float(np.polyfit(np.arange(n), adjusted, 1)[0]) if n > 1 else 0.0
     return {"level": _ses_level(adjusted), "slope": slope / 2.0, "factors": factors, "n": n}
 
@@ -188,9 +189,8 @@ def _theta(y: np.ndarray, season: int) -> dict[str, Any]:
 def _damped(y: np.ndarray, season: int) -> dict[str, Any]:
     """The damped-trend combination's state: Holt's level, trend and damping on the (seasonally adjusted)
     series, chosen over :data:`_HOLT_GRID` by one-step-ahead squared error, and the last value."""
-    n = len(y)
-    factors = _seasonal_factors(y, season)
-    adjusted = (y / factors[np.arange(n) % len(factors)])[-_SES_ROWS:]
+    factors, adjusted = _seasonally_adjusted(y, season)
+    adjusted = adjusted[-_SES_ROWS:]
     alpha, beta, phi = _HOLT_GRID
     level = np.full(alpha.shape, adjusted[0])
     trend = np.full(alpha.shape, adjusted[1] - adjusted[0] if len(adjusted) > 1 else 0.0)
@@ -203,7 +203,7 @@ def _damped(y: np.ndarray, season: int) -> dict[str, Any]:
         level = new_level
     best = int(np.argmin(error))
     return {"level": float(level[best]), "trend": float(trend[best]), "phi": float(phi[best]),
-            "last": float(y[-1]), "factors": factors, "n": n}
+            "last": float(y[-1]), "factors": factors, "n": len(y)}
 
 
 def _ses_level(y: np.ndarray) -> float:

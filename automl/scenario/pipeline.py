@@ -166,25 +166,23 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         names = config.report_metrics
         prediction, proba = _scored(problem, estimator, train, test, calibration)
         metrics = compute_metrics(names, labels[test], prediction, proba)
-        naive = fit(problem, dataclasses.replace(outcome.naive), train)
-        base_prediction, base_proba = predict(problem, naive, x[test], steps_after(problem, train, test))
-        baseline = compute_metrics(names, labels[test], base_prediction, base_proba)
+        naive = _naive_on_holdout(problem, outcome.naive, train, test, names)
+        default = naive if outcome.naive.name == candidates[0].name else None
         # Whatever replaced the default forecast on the folds must beat it on the holdout too: with two or three
         # folds and many challengers, some challenger wins every fold by luck (docs/benchmarks.md).
         rejected = ""
-        if config.tuning.confirm_on_holdout and (outcome.members or outcome.naive.name != candidates[0].name):
-            default = fit(problem, dataclasses.replace(candidates[0]), train)
-            default_prediction, default_proba = predict(problem, default, x[test], steps_after(problem, train, test))
-            default_metrics = compute_metrics(names, labels[test], default_prediction, default_proba)
+        if config.tuning.confirm_on_holdout and (outcome.members or default is None):
+            default = default or _naive_on_holdout(problem, candidates[0], train, test, names)
             primary = problem.primary
-            if to_loss(primary, metrics[primary]) > to_loss(primary, default_metrics[primary]):
+            if to_loss(primary, metrics[primary]) > to_loss(primary, default.metrics[primary]):
                 rejected = (f"{_describe(outcome)[0]} ({primary} {metrics[primary]:.6g} on the holdout, "
-                            f"{default.name} {default_metrics[primary]:.6g})")
+                            f"{default.model.name} {default.metrics[primary]:.6g})")
                 outcome = dataclasses.replace(outcome, naive=candidates[0], members=[])
-                estimator, calibration = default, None
-                prediction, proba, metrics = default_prediction, default_proba, default_metrics
-                base_prediction, baseline = default_prediction, default_metrics
-        holdout = _holdout_frame(rows.iloc[test], config, classes, labels[test], prediction, proba, base_prediction)
+                estimator, calibration, naive = default.model, None, default
+                prediction, proba, metrics = default.prediction, default.proba, default.metrics
+        baseline = naive.metrics
+        holdout = _holdout_frame(rows.iloc[test], config, classes, labels[test], prediction, proba,
+                                 naive.prediction)
     with watch("refit"):
         if config.split.refit_on_all_rows:
             enricher.fit(rows)
@@ -315,6 +313,23 @@ def _transforms(config: Config, labels: np.ndarray, ordered: bool) -> list[str]:
     if chosen != "auto":
         return [chosen]
     return ["none", *(["difference"] if ordered else []), *(["log1p"] if labels.min() >= 0 else [])]
+
+
+@dataclass
+class _NaiveHoldout:
+    """A naive forecast fitted on the training rows and scored on the holdout."""
+
+    model: Any
+    prediction: np.ndarray
+    proba: np.ndarray | None
+    metrics: dict[str, float]
+
+
+def _naive_on_holdout(problem: Problem, naive: Any, train: np.ndarray, test: np.ndarray,
+                      names: list[str]) -> _NaiveHoldout:
+    model = fit(problem, dataclasses.replace(naive), train)
+    prediction, proba = predict(problem, model, problem.x[test], steps_after(problem, train, test))
+    return _NaiveHoldout(model, prediction, proba, compute_metrics(names, problem.labels[test], prediction, proba))
 
 
 def _final(problem: Problem, outcome: SearchResult, rows: np.ndarray) -> Any:
