@@ -5,7 +5,8 @@ family's library defaults.
 The first naive candidate is the scenario's default forecast (a damped trend for time-indexed data, the mean
 or the class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by
 validating better on every fold, not merely on average: with a few short folds the lowest average loss is
-often luck, and a model that wins by luck loses on the holdout and on the future.
+often luck, and a model that wins by luck loses on the holdout and on the future. The same rule grows an
+ensemble: the next family joins only if the average validates better on every fold.
 
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
@@ -40,6 +41,8 @@ log = logging.getLogger(__name__)
 TRANSFORM_PARAM = "target_transform"
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
+# One model's validation output: per fold, its predictions and (classification) class probabilities.
+Outputs = list[tuple[np.ndarray, "np.ndarray | None"]]
 
 
 @dataclass(frozen=True)
@@ -119,20 +122,23 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     Without ``tune`` (too few validation rows to tell models apart) only the naive candidates are scored.
     """
     iterations: dict[str, list[int]] = {}
-    per_fold: dict[str, list[float]] = {}  # trial key -> its loss on each fold (trials that ran every fold)
+    champions: dict[str, tuple[Trial, Outputs]] = {}  # family -> its best trial better than naive on every fold
     failures: list[str] = []
 
     def fold_losses(family: str, params: dict[str, Any]) -> Iterator[float]:
         """One loss per validation fold, as each fold finishes: the tuner can prune a trial early."""
-        best, losses = [], []
+        best, losses, outputs = [], [], []
         for inner, valid in problem.folds:
             model = fit(problem, build(problem, family, params), inner, valid)
             best.append(getattr(model, "best_iteration_", None))
-            losses.append(_loss(problem, model, inner, valid))
+            outputs.append(_output(problem, model, inner, valid))
+            losses.append(_score(problem, valid, outputs[-1]))
             yield losses[-1]
-        per_fold[_key(family, params)] = losses
         if all(best):
             iterations[_key(family, params)] = best
+        loss = float(np.mean(losses))
+        if _better_on_every_fold(losses, reference) and (family not in champions or loss < champions[family][0].loss):
+            champions[family] = (Trial(family, params, loss), outputs)
 
     def recorded(family: str, params: dict[str, Any]) -> Iterator[float]:
         try:
@@ -147,12 +153,13 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     def mean_loss(family: str, params: dict[str, Any]) -> float:
         return float(np.mean(list(recorded(family, params))))
 
-    naive_folds = {c.name: [_loss(problem, c.fit(problem.x[i], problem.labels[i]), i, v) for i, v in problem.folds]
-                   for c in candidates}
+    naive_folds = {c.name: [_score(problem, v, _output(problem, c.fit(problem.x[i], problem.labels[i]), i, v))
+                            for i, v in problem.folds] for c in candidates}
     naive_losses = {name: float(np.mean(losses)) for name, losses in naive_folds.items()}
     default = naive_folds[candidates[0].name]
     naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
                 key=lambda c: naive_losses[c.name])
+    reference = naive_folds[naive.name]
     if not tune:
         return SearchResult(TuningResult(()), naive_losses, naive)
     spaces = _spaces(config)
@@ -172,27 +179,52 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     if not trials:
         raise RuntimeError(f"tuning found no working model ({len(failures)} failed trials); last: "
                            f"{failures[-1] if failures else 'no trial finished'}")
-    result = TuningResult(trials)
-    reference = naive_folds[naive.name]
-    winners = [t for t in sorted(trials, key=lambda t: t.loss)
-               if _better_on_every_fold(per_fold.get(_key(t.family, t.params)), reference)]
-    if not winners:
-        members: list[Trial] = []  # no tuned model beats the naive forecast on every fold: ship the naive model
-    elif winners[0] is result.best:  # an ensemble averages the best family with the next families' best
-        members = result.best_per_family(config.tuning.ensemble_size)
-    else:  # the best average came from a model that lost a fold to the naive forecast
-        members = winners[:1]
-    return SearchResult(result, naive_losses, naive, [_with_iterations(t, iterations) for t in members])
+    # No champion: no tuned model beats the naive forecast on every fold, and the naive model ships.
+    ranked = sorted(champions.values(), key=lambda champion: champion[0].loss)
+    members = _ensemble(problem, ranked[:config.tuning.ensemble_size])
+    return SearchResult(TuningResult(trials), naive_losses, naive, [_with_iterations(t, iterations) for t in members])
 
 
-def _better_on_every_fold(losses: list[float] | None, reference: list[float]) -> bool:
-    return losses is not None and len(losses) == len(reference) and all(a < b for a, b in zip(losses, reference))
+def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Trial]:
+    """The best champion, joined by the next families' champions while the average of the members validates
+    better on every fold than the members so far."""
+    if not ranked:
+        return []
+    members, member_outputs, outputs = [ranked[0][0]], [ranked[0][1]], ranked[0][1]
+    for trial, candidate in ranked[1:]:
+        averaged = _averaged(problem, [*member_outputs, candidate])
+        if not _better_on_every_fold(_fold_scores(problem, averaged), _fold_scores(problem, outputs)):
+            break
+        members.append(trial)
+        member_outputs.append(candidate)
+        outputs = averaged
+    return members
 
 
-def _loss(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarray) -> float:
-    prediction, proba = predict(problem, model, problem.x[eval_rows], steps_after(problem, fit_rows, eval_rows))
+def _averaged(problem: Problem, outputs: list[Outputs]) -> Outputs:
+    """The fold outputs of the equal-weight average of models (soft voting for classification)."""
+    if problem.task == "regression":
+        return [(np.mean([p for p, _ in fold], axis=0), None) for fold in zip(*outputs)]
+    averaged = [np.mean([proba for _, proba in fold], axis=0) for fold in zip(*outputs)]
+    return [(proba.argmax(axis=1), proba) for proba in averaged]
+
+
+def _better_on_every_fold(losses: list[float], reference: list[float]) -> bool:
+    return len(losses) == len(reference) and all(a < b for a, b in zip(losses, reference))
+
+
+def _output(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarray) -> tuple[np.ndarray, Any]:
+    return predict(problem, model, problem.x[eval_rows], steps_after(problem, fit_rows, eval_rows))
+
+
+def _score(problem: Problem, eval_rows: np.ndarray, output: tuple[np.ndarray, Any]) -> float:
+    prediction, proba = output
     value = compute_metrics([problem.primary], problem.labels[eval_rows], prediction, proba)[problem.primary]
     return to_loss(problem.primary, value)
+
+
+def _fold_scores(problem: Problem, outputs: Outputs) -> list[float]:
+    return [_score(problem, valid, output) for (_, valid), output in zip(problem.folds, outputs)]
 
 
 def _default_trials(spaces: dict[str, dict[str, Any]], transforms: list[str], objective: Any) -> list[Trial]:

@@ -57,13 +57,6 @@ class TuningResult:
     def best(self) -> Trial:
         return min(self.trials, key=lambda t: t.loss)
 
-    def best_per_family(self, count: int) -> list[Trial]:
-        """The best trial of each of the ``count`` best families, best first (ensemble members)."""
-        chosen: dict[str, Trial] = {}
-        for trial in sorted(self.trials, key=lambda t: t.loss):
-            chosen.setdefault(trial.family, trial)
-        return list(chosen.values())[:count]
-
     def leaderboard(self) -> dict[str, float]:
         """Best validation loss per family, best first."""
         board: dict[str, float] = {}
