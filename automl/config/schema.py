@@ -178,7 +178,7 @@ class TuningConfig(Section):
     tuner: Literal["hyperopt", "optuna"] = "hyperopt"  # hyperopt: every algorithm; optuna: tpe and random
     algorithm: Literal["tpe", "random", "anneal"] = "tpe"
     max_evals: PositiveInt = 20
-    ensemble_size: Annotated[int, Field(ge=1, le=5)] = 1
+    ensemble_size: Annotated[int, Field(ge=1, le=5)] = 3
     timeout_seconds: Annotated[float, Field(gt=0)] = 300.0
     seed: int = 42
     confirm_on_holdout: bool = True  # a model that replaced the default forecast must also beat it on the holdout

@@ -5,8 +5,10 @@ family's library defaults.
 The first naive candidate is the scenario's default forecast (a damped trend for time-indexed data, the mean
 or the class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by
 validating better on every fold, not merely on average: with a few short folds the lowest average loss is
-often luck, and a model that wins by luck loses on the holdout and on the future. The same rule grows an
-ensemble: the next family joins only if the average validates better on every fold.
+often luck, and a model that wins by luck loses on the holdout and on the future. An ensemble is a choice
+among such winners (each family's best trial that beat the naive forecast on every fold): the next family joins
+while the average has the lower mean validation loss. That is a smaller risk: for squared error and log loss an
+average never scores worse than its members' average score.
 
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
@@ -186,14 +188,14 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
 
 
 def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Trial]:
-    """The best champion, joined by the next families' champions while the average of the members validates
-    better on every fold than the members so far."""
+    """The best champion, joined by the next families' champions while the average of the members has a lower
+    mean validation loss than the members so far."""
     if not ranked:
         return []
     members, member_outputs, outputs = [ranked[0][0]], [ranked[0][1]], ranked[0][1]
     for trial, candidate in ranked[1:]:
         averaged = _averaged(problem, [*member_outputs, candidate])
-        if not _better_on_every_fold(_fold_scores(problem, averaged), _fold_scores(problem, outputs)):
+        if not np.mean(_fold_scores(problem, averaged)) < np.mean(_fold_scores(problem, outputs)):
             break
         members.append(trial)
         member_outputs.append(candidate)
