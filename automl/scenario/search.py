@@ -6,9 +6,9 @@ The first naive candidate is the scenario's default forecast (a damped trend for
 or the class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by
 validating better on every fold, not merely on average: with a few short folds the lowest average loss is
 often luck, and a model that wins by luck loses on the holdout and on the future. An ensemble is a choice
-among such winners (each family's best trial that beat the naive forecast on every fold): the next family joins
-while the average has the lower mean validation loss. That is a smaller risk: for squared error and log loss an
-average never scores worse than its members' average score.
+among such winners (each family's best trial that beat the naive forecast on every fold), a smaller risk: for
+squared error and log loss an average never scores worse than its members' average score. The next family
+joins while the average has the lower mean validation loss, or, for time-ordered data, is better on every fold.
 
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
@@ -188,19 +188,27 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
 
 
 def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Trial]:
-    """The best champion, joined by the next families' champions while the average of the members has a lower
-    mean validation loss than the members so far."""
+    """The best champion, joined by the next families' champions while the average of the members validates
+    better than the members so far (:func:`_improves`)."""
     if not ranked:
         return []
     members, member_outputs, outputs = [ranked[0][0]], [ranked[0][1]], ranked[0][1]
     for trial, candidate in ranked[1:]:
         averaged = _averaged(problem, [*member_outputs, candidate])
-        if not np.mean(_fold_scores(problem, averaged)) < np.mean(_fold_scores(problem, outputs)):
+        if not _improves(problem, _fold_scores(problem, averaged), _fold_scores(problem, outputs)):
             break
         members.append(trial)
         member_outputs.append(candidate)
         outputs = averaged
     return members
+
+
+def _improves(problem: Problem, losses: list[float], reference: list[float]) -> bool:
+    """Whether an ensemble's fold losses beat the reference's: on average, or for time-ordered data on every
+    fold. Ordered folds are successive windows before the holdout and the future; a family that loses one of
+    them (typically trees, which cannot follow a trend beyond the range they were fitted on) drags the average
+    further out too."""
+    return _better_on_every_fold(losses, reference) if problem.ordered else bool(np.mean(losses) < np.mean(reference))
 
 
 def _averaged(problem: Problem, outputs: list[Outputs]) -> Outputs:

@@ -1,6 +1,7 @@
 """One scenario end to end in pandas: ok / skipped / failed rows, determinism, and prediction round trips."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import re
@@ -275,7 +276,7 @@ def _outputs(errors: list[float], truth: np.ndarray) -> list[tuple[np.ndarray, N
     return [(truth + error, None) for error in errors]
 
 
-def test_a_family_joins_the_ensemble_only_if_the_average_has_a_lower_mean_validation_loss():
+def test_a_family_joins_the_ensemble_only_if_the_average_validates_better():
     truth = np.zeros(2)
     folds = [(np.arange(2), np.arange(2))] * 3
     problem = Problem("regression", "rmse", np.zeros((2, 1)), truth, folds, False, 1, 0, (), None, 1, 0)
@@ -288,11 +289,13 @@ def test_a_family_joins_the_ensemble_only_if_the_average_has_a_lower_mean_valida
     # A family three times as far off drags the average (error 2) above lightgbm's: it stays out.
     assert [m.family for m in _ensemble(problem, [(best, _outputs([1, 1, 1], truth)),
                                                   (same, _outputs([3, 3, 3], truth))])] == ["lightgbm"]
-    # The mean decides, not every fold: the average loses the third fold (error 1.25 against 0.5) and joins.
+    # Without time order the mean decides: the average loses the third fold (error 1.25 against 0.5) and joins.
     averaged = _averaged(problem, [_outputs([1, 1, 0.5], truth), _outputs([-1, -1, 2], truth)])
     assert [p[0] for p, _ in averaged] == pytest.approx([0.0, 0.0, 1.25])
     pair = [(best, _outputs([1, 1, 0.5], truth)), (opposite, _outputs([-1, -1, 2], truth))]
     assert len(_ensemble(problem, pair)) == 2
+    # Time-ordered folds are successive windows: losing the latest one keeps the family out.
+    assert len(_ensemble(dataclasses.replace(problem, ordered=True), pair)) == 1
 
 
 def test_a_classification_ensemble_averages_probabilities():
