@@ -116,7 +116,7 @@ class ModelPublisher:
                    **{f"validation_{k}": v for k, v in fit.leaderboard.items()},
                    **{f"seconds_{k}": v for k, v in fit.seconds.items()}}
         params = {"family": fit.model.family, "seed": fit.seed, "n_rows": fit.n_rows, "n_train": fit.n_train,
-                  **{f"{fit.model.family}.{k}": v for k, v in fit.model.params.items()}}
+                  **_model_params(fit.model.family, fit.model.params)}
         retry.with_retries(lambda: tracking.log_batch(
             run_id, metrics=[Metric(k, float(v), stamp, 0) for k, v in metrics.items() if v == v],
             params=[Param(k, str(v)[:MAX_PARAM_CHARS]) for k, v in params.items()],
@@ -139,3 +139,10 @@ class ModelPublisher:
         for run in runs:
             retry.with_retries(lambda run=run: tracking.delete_run(run.info.run_id), what="delete half-logged run",
                                attempts=attempts)
+
+
+def _model_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
+    """MLflow params of the shipped model: ``<family>.<name>``; an ensemble (``linear+lightgbm``, params per
+    member) gets each member's as ``<member>.<name>``, since MLflow refuses ``+`` in a key."""
+    members = params if "+" in family else {family: params}
+    return {f"{member}.{name}": value for member, values in members.items() for name, value in values.items()}

@@ -90,3 +90,30 @@ def test_the_job_run_logs_the_results_table_and_summaries(tmp_path):
     listed = json.loads(client.get_run(run_id).data.tags["mlflow.loggedArtifacts"])
     assert listed == [{"path": "tables/results.parquet", "type": "table"}]  # as mlflow.log_table lists tables
     assert summarize_results(results) == {k: v for k, v in metrics.items() if k in summarize_results(results)}
+
+
+def test_an_ensemble_is_logged_with_each_members_params(tmp_path):
+    rng = np.random.default_rng(2)  # two families whose average validates better (as in test_pipeline)
+    data = pd.DataFrame({"region": "north", "sku": 0, "row": np.arange(300), "a": rng.normal(size=300),
+                         "b": rng.normal(size=300)})
+    data["y"] = 3 * data["a"] + 4 * (data["b"] > 0) + rng.normal(0, 1, 300)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    document = yaml.safe_load(write_config(tmp_path / "c.yaml", data=tmp_path / "data.parquet",
+                                           output=tmp_path / "out", tracking_uri=uri).read_text())
+    del document["split"]
+    document.update(models={"families": ["linear", "random_forest", "lightgbm"]},
+                    tuning={"max_evals": 9, "ensemble_size": 2})
+    config = parse_config(document)
+    keys = {"region": "north", "sku": 0}
+    fit = fit_scenario(data, keys, config)
+    assert "+" in fit.model.family
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("ensembles", artifact_location=str(tmp_path / "artifacts"))
+    parent = client.create_run(experiment).info.run_id
+    published = ModelPublisher(uri, experiment, parent, str(tmp_path / "models"), config)(keys, fit)
+    assert published.logging_error == ""
+    params = client.get_run(published.mlflow_run_id).data.params
+    assert params["family"] == fit.model.family
+    expected = {f"{member}.{name}": str(value) for member, values in fit.model.params.items()
+                for name, value in values.items()}
+    assert expected and expected.items() <= params.items()
