@@ -123,6 +123,15 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
 
     Without ``tune`` (too few validation rows to tell models apart) only the naive candidates are scored.
     """
+    naive_folds = {c.name: [_score(problem, v, _output(problem, c.fit(problem.x[i], problem.labels[i]), i, v))
+                            for i, v in problem.folds] for c in candidates}
+    naive_losses = {name: float(np.mean(losses)) for name, losses in naive_folds.items()}
+    default = naive_folds[candidates[0].name]
+    naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
+                key=lambda c: naive_losses[c.name])
+    reference = naive_folds[naive.name]  # what a tuned model must beat on every fold
+    if not tune:
+        return SearchResult(TuningResult(()), naive_losses, naive)
     iterations: dict[str, list[int]] = {}
     champions: dict[str, tuple[Trial, Outputs]] = {}  # family -> its best trial better than naive on every fold
     failures: list[str] = []
@@ -155,15 +164,6 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     def mean_loss(family: str, params: dict[str, Any]) -> float:
         return float(np.mean(list(recorded(family, params))))
 
-    naive_folds = {c.name: [_score(problem, v, _output(problem, c.fit(problem.x[i], problem.labels[i]), i, v))
-                            for i, v in problem.folds] for c in candidates}
-    naive_losses = {name: float(np.mean(losses)) for name, losses in naive_folds.items()}
-    default = naive_folds[candidates[0].name]
-    naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
-                key=lambda c: naive_losses[c.name])
-    reference = naive_folds[naive.name]
-    if not tune:
-        return SearchResult(TuningResult(()), naive_losses, naive)
     spaces = _spaces(config)
     first = _default_trials(spaces, transforms if problem.task == "regression" else [], mean_loss)
     transform = min(first, key=lambda t: t.loss).params.get(TRANSFORM_PARAM) if first else transforms[0]
@@ -192,14 +192,15 @@ def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Tri
     better than the members so far (:func:`_improves`)."""
     if not ranked:
         return []
-    members, member_outputs, outputs = [ranked[0][0]], [ranked[0][1]], ranked[0][1]
+    members, member_outputs = [ranked[0][0]], [ranked[0][1]]
+    losses = _fold_scores(problem, ranked[0][1])
     for trial, candidate in ranked[1:]:
-        averaged = _averaged(problem, [*member_outputs, candidate])
-        if not _improves(problem, _fold_scores(problem, averaged), _fold_scores(problem, outputs)):
+        averaged = _fold_scores(problem, _averaged(problem, [*member_outputs, candidate]))
+        if not _improves(problem, averaged, losses):
             break
         members.append(trial)
         member_outputs.append(candidate)
-        outputs = averaged
+        losses = averaged
     return members
 
 
