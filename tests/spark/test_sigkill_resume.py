@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 
 import numpy as np
 import pandas as pd
@@ -42,9 +43,43 @@ def _automl(*args: str, **kwargs) -> subprocess.Popen:
                             stderr=subprocess.PIPE, text=True, start_new_session=True, **kwargs)
 
 
+def _processes_marked(marker: str) -> list[int]:
+    """Every live process whose environment carries ``marker`` (the driver, its JVM, Python workers)."""
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/environ", "rb") as handle:
+                if marker.encode() in handle.read().split(b"\0"):
+                    found.append(int(entry))
+        except OSError:  # gone meanwhile, or not ours to read
+            continue
+    return found
+
+
+def _kill_everything(marker: str) -> None:
+    """SIGKILL the whole run at once, as a lost machine would.
+
+    Killing the driver's process group is not enough: pyspark's worker daemon moves itself into a
+    process group of its own, so its workers outlive the JVM and may still checkpoint a scenario.
+    """
+    deadline = time.monotonic() + 30
+    while (pids := _processes_marked(marker)) and time.monotonic() < deadline:
+        for pid in pids:
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        time.sleep(0.2)
+    assert not _processes_marked(marker), "processes of the killed run are still alive"
+
+
 def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
     config = _write_inputs(tmp_path)
-    driver = _automl("train", "--config", config)
+    marker = f"AUTOML_SIGKILL_TEST={uuid.uuid4().hex}"
+    name, value = marker.split("=")
+    driver = _automl("train", "--config", config, env={**os.environ, name: value})
     deadline = time.monotonic() + 300
     checkpoints: list[str] = []
     while time.monotonic() < deadline and driver.poll() is None:
@@ -53,7 +88,7 @@ def test_sigkill_mid_run_then_resume_loses_and_duplicates_nothing(tmp_path):
             break
         time.sleep(0.2)
     assert driver.poll() is None, f"the run ended before it could be killed: {driver.communicate()[1][-2000:]}"
-    os.killpg(driver.pid, signal.SIGKILL)  # the driver, its JVM and Python workers die at once
+    _kill_everything(marker)
     driver.wait(timeout=30)
 
     run_dir = os.path.dirname(os.path.dirname(checkpoints[0]))
