@@ -137,22 +137,20 @@ class SelectionConfig(Section):
 
 
 class ModelsConfig(Section):
-    """Model families to tune, per-family search-space overrides (a scalar fixes a parameter), and how the
-    target and classes are treated."""
+    """Model families to tune (none: each scenario ships its best forecast method), per-family search-space
+    overrides (a scalar fixes a parameter), and how the target and classes are treated."""
 
-    families: Annotated[list[str], Field(min_length=1)] = ["lightgbm", "random_forest", "linear"]
+    families: list[str] = ["lightgbm", "random_forest", "linear"]
     # Regression only. log1p: fit on log(1 + y); difference: fit on y minus the previous period's y (needs an
     # order: time_column or split.order_by); standardize: fit on (y - mean) / std of the training rows;
     # auto: chosen per scenario. Predictions always come back on the original scale.
     target_transform: Literal["none", "log1p", "difference", "standardize", "auto"] = "none"
     search_space: dict[str, dict[str, Override]] = {}
-    # Period of the seasonal naive baseline (e.g. 52 for weekly data with a yearly cycle); None infers it from
-    # the time column's frequency.
+    # Period of the seasonal naive baseline (52: weekly data, yearly cycle); None: from the time column.
     season_length: Annotated[int, Field(ge=2)] | None = None
     # Classification only: "balanced" weights classes inversely to their frequency in the training rows.
     class_weight: Literal["none", "balanced"] = "none"
-    # Which fitted model a scenario publishes as its model: every one, or only one that beats the naive
-    # baseline on the primary metric (the others are reported but not promoted).
+    # Which fitted models a scenario publishes: every one, or only one beating the naive baseline (primary).
     promote: Literal["always", "beats_baseline"] = "always"
 
     @rule("families", "search_space")
@@ -313,6 +311,8 @@ class Config(Section):
 
     @rule("models", "task", "time_column", "split")
     def _models(self) -> Iterator[Problem]:
+        if not self.models.families and (self.task != "regression" or self.time_column is None):
+            yield ("models", "families"), "an empty list (forecast methods only) needs regression with time_column"
         for family in self.models.families:
             if family in FAMILIES and self.task not in FAMILIES[family].tasks:
                 yield ("models", "families"), f"model family {family!r} does not support task {self.task!r}"

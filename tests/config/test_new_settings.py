@@ -48,6 +48,7 @@ def test_new_settings_accept_their_values():
     assert config.mlflow.registered_alias == "prod-2"
     assert parse_config(document(task="classification", models={"class_weight": "balanced"})).models.class_weight \
         == "balanced"
+    assert parse_config(document(models={"families": []})).models.families == []  # forecast methods only
 
 
 @pytest.mark.parametrize(("changes", "expected"), [
@@ -68,6 +69,10 @@ def test_new_settings_accept_their_values():
     ({"task": "classification", "models": {"target_transform": "log1p"}},
      "models.target_transform: a target transform is for regression only"),
     ({"models": {"class_weight": "balanced"}}, "models.class_weight: class weights are for classification only"),
+    ({"time_column": None, "models": {"families": []}},
+     "models.families: an empty list (forecast methods only) needs regression with time_column"),
+    ({"task": "classification", "models": {"families": []}},
+     "models.families: an empty list (forecast methods only) needs regression with time_column"),
     ({"split": {"order_by": "ordered_at"}}, "split.order_by: set either time_column (one row per period) or "
                                             "split.order_by (event data), not both"),
     ({"time_column": None, "split": {"order_by": "store"}}, "split.order_by: must not be a scenario key or the target"),

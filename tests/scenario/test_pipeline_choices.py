@@ -113,6 +113,22 @@ def test_a_scenario_no_family_beats_ships_the_naive_forecast_and_predicts_with_i
     np.testing.assert_allclose(future["prediction"], frame["units"].iloc[63] + 1.5 * np.arange(1, 7))
 
 
+def test_without_families_the_best_forecast_method_ships_untuned():
+    frame = _trend(70)  # a trend plus a promotion lift: the linear family fits it exactly
+    tuned = fit_scenario(frame.head(64), {"store": 1}, _config(models={"families": ["linear"]}))
+    assert tuned.model.family == "linear" and tuned.metrics["rmse"] < 1.0
+
+    config = _config(models={"families": []})
+    fit = fit_scenario(frame.head(64), {"store": 1}, config)
+    assert fit.n_evals == 0 and "damped_trend" in fit.leaderboard
+    assert not set(fit.leaderboard) & set(FAMILIES)  # no family was fitted, not even its defaults
+    assert fit.model.family == fit.baseline_name and fit.metrics == fit.baseline
+    assert fit.metrics["rmse"] > tuned.metrics["rmse"]  # the promotions are ignored: the price of the choice
+    future = predict_scenario(frame.tail(6).drop(columns="units"), fit.model, config)
+    assert len(future) == 6 and np.isfinite(future["prediction"]).all()
+    assert future["prediction"].is_monotonic_increasing  # the forecast follows the trend on from the last week
+
+
 def _search_over(valid_values: list[float]) -> Any:
     """search() on rows whose fit part is eight 0s and two 100s (mean 20, median 0), then three validation
     folds of two rows each holding the given value; the only family sees a constant feature."""
