@@ -141,9 +141,8 @@ class ModelsConfig(Section):
     overrides (a scalar fixes a parameter), and how the target and classes are treated."""
 
     families: list[str] = ["lightgbm", "random_forest", "linear"]
-    # Regression only. log1p: fit on log(1 + y); difference: fit on y minus the previous period's y (needs an
-    # order: time_column or split.order_by); standardize: fit on (y - mean) / std of the training rows;
-    # auto: chosen per scenario. Predictions always come back on the original scale.
+    # Regression only. log1p fits log(1 + y); difference y minus the previous period's y (needs time_column or
+    # split.order_by); standardize (y - mean) / std; auto: chosen per scenario. Predictions: original scale.
     target_transform: Literal["none", "log1p", "difference", "standardize", "auto"] = "none"
     search_space: dict[str, dict[str, Override]] = {}
     # Period of the seasonal naive baseline (52: weekly data, yearly cycle); None: from the time column.
@@ -201,8 +200,7 @@ class MlflowConfig(Section):
     tracking_uri: str | None = None
     experiment: str | None = None
     log_models: bool = True
-    # per_scenario: one child run per scenario under the job's run; none: the job's run only (thousands of
-    # scenarios make thousands of runs otherwise).
+    # per_scenario: a child run per scenario under the job's run; none: the job's run only.
     scenario_runs: Literal["per_scenario", "none"] = "per_scenario"
     # When set, the job's scenario models are registered under this MLflow registered-model name and the
     # new version gets ``registered_alias``.
@@ -313,6 +311,8 @@ class Config(Section):
     def _models(self) -> Iterator[Problem]:
         if not self.models.families and (self.task != "regression" or self.time_column is None):
             yield ("models", "families"), "an empty list (forecast methods only) needs regression with time_column"
+        elif not self.models.families and self.models.promote == "beats_baseline":
+            yield ("models", "promote"), "a forecast method is its own baseline: with families [] use 'always'"
         for family in self.models.families:
             if family in FAMILIES and self.task not in FAMILIES[family].tasks:
                 yield ("models", "families"), f"model family {family!r} does not support task {self.task!r}"

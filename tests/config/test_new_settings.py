@@ -73,6 +73,8 @@ def test_new_settings_accept_their_values():
      "models.families: an empty list (forecast methods only) needs regression with time_column"),
     ({"task": "classification", "models": {"families": []}},
      "models.families: an empty list (forecast methods only) needs regression with time_column"),
+    ({"models": {"families": [], "promote": "beats_baseline"}},
+     "models.promote: a forecast method is its own baseline: with families [] use 'always'"),
     ({"split": {"order_by": "ordered_at"}}, "split.order_by: set either time_column (one row per period) or "
                                             "split.order_by (event data), not both"),
     ({"time_column": None, "split": {"order_by": "store"}}, "split.order_by: must not be a scenario key or the target"),
