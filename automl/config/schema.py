@@ -149,7 +149,7 @@ class ModelsConfig(Section):
     season_length: Annotated[int, Field(ge=2)] | None = None
     # Classification only: "balanced" weights classes inversely to their frequency in the training rows.
     class_weight: Literal["none", "balanced"] = "none"
-    # Which fitted models a scenario publishes: every one, or only one beating the naive baseline (primary).
+    # When a new model replaces the scenario's champion: always, or only when it beats its naive baseline.
     promote: Literal["always", "beats_baseline"] = "always"
 
     @rule("families", "search_space")
