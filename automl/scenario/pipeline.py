@@ -158,8 +158,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         validated = sum(len(v) for _, v in folds) >= config.split.min_validation_rows
         candidates = naive_candidates(task, time_indexed=time_column is not None, ordered=ordered, season=season,
                                       window=season or horizon, n_classes=problem.n_classes, validated=validated)
-        outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget,
-                         tune=validated and bool(config.models.families))
+        outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget, tune=validated)
     with watch("refit"):
         estimator = _final(problem, outcome, train)
     with watch("evaluate"):

@@ -121,7 +121,8 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
            timeout_seconds: float, *, tune: bool = True) -> SearchResult:
     """Score the naive candidates, the families' defaults and the tuner's trials on the folds; choose.
 
-    Without ``tune`` (too few validation rows to tell models apart) only the naive candidates are scored.
+    Without ``tune`` (too few validation rows to tell models apart) or without families
+    (``models.families: []``) only the naive candidates are scored.
     """
     naive_folds = {c.name: [_score(problem, v, _output(problem, c.fit(problem.x[i], problem.labels[i]), i, v))
                             for i, v in problem.folds] for c in candidates}
@@ -130,7 +131,7 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
                 key=lambda c: naive_losses[c.name])
     reference = naive_folds[naive.name]  # what a tuned model must beat on every fold
-    if not tune:
+    if not tune or not config.models.families:
         return SearchResult(TuningResult(()), naive_losses, naive)
     iterations: dict[str, list[int]] = {}
     champions: dict[str, tuple[Trial, Outputs]] = {}  # family -> its best trial better than naive on every fold
