@@ -2,8 +2,11 @@
 
 Estimator libraries are imported inside ``build`` so validating a config stays fast. Every builder takes
 ``threads`` explicitly: a Spark task owns ``spark.task.cpus`` cores and its model must use exactly those,
-and ``categorical``, the positions of category-code columns: LightGBM splits them as categories, the linear
-family one-hot encodes them (rare levels pooled), the forest reads the codes (trees are indifferent).
+``categorical``, the positions of category-code columns: LightGBM splits them as categories, the linear
+family one-hot encodes them (rare levels pooled), the forest reads the codes (trees are indifferent), and
+``bounded``, the positions of inputs the linear family must not extrapolate: it clips them to the range seen at
+fit (:mod:`automl.scenario.clipping`), as trees do by construction (the pipeline bounds every non-categorical
+input of data without a time column).
 """
 from __future__ import annotations
 
@@ -71,7 +74,8 @@ def _fit_arguments(estimator: Any) -> frozenset[str]:
     return frozenset(inspect.signature(type(estimator).fit).parameters)
 
 
-def _lightgbm(task: str, params: dict[str, Any], threads: int, seed: int, categorical: tuple[int, ...] = ()) -> Any:
+def _lightgbm(task: str, params: dict[str, Any], threads: int, seed: int, categorical: tuple[int, ...] = (),
+              bounded: tuple[int, ...] = ()) -> Any:
     import lightgbm as lgb
 
     estimator = lgb.LGBMRegressor if task == "regression" else lgb.LGBMClassifier
@@ -80,14 +84,15 @@ def _lightgbm(task: str, params: dict[str, Any], threads: int, seed: int, catego
 
 
 def _random_forest(task: str, params: dict[str, Any], threads: int, seed: int,
-                   categorical: tuple[int, ...] = ()) -> Any:
+                   categorical: tuple[int, ...] = (), bounded: tuple[int, ...] = ()) -> Any:
     from sklearn.ensemble import RandomForestClassifier, RandomForestRegressor
 
     estimator = RandomForestRegressor if task == "regression" else RandomForestClassifier
     return estimator(**params, n_jobs=threads, random_state=seed)
 
 
-def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categorical: tuple[int, ...] = ()) -> Any:
+def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categorical: tuple[int, ...] = (),
+            bounded: tuple[int, ...] = ()) -> Any:
     # Linear models need complete, scaled inputs; the indicator keeps "was missing" as a signal. Category codes
     # are not magnitudes: they become one-hot columns (missing and unseen levels too), rare levels pooled.
     from sklearn.compose import ColumnTransformer
@@ -96,6 +101,8 @@ def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categori
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
+    from automl.scenario.clipping import ClipToFitRange
+
     if task == "regression":
         model = Ridge(alpha=params["alpha"], random_state=seed)
     else:
@@ -103,12 +110,13 @@ def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categori
                                    class_weight=params.get("class_weight"))
     imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
     numeric = make_pipeline(imputer, StandardScaler())
+    steps = [ClipToFitRange(tuple(bounded))] if bounded else []
     if not categorical:
-        return make_pipeline(numeric, model)
+        return make_pipeline(*steps, numeric, model)
     onehot = OneHotEncoder(handle_unknown="infrequent_if_exist", min_frequency=_RARE_LEVEL_SHARE,
                            sparse_output=False)
     columns = ColumnTransformer([("onehot", onehot, list(categorical))], remainder=numeric)
-    return make_pipeline(columns, model)
+    return make_pipeline(*steps, columns, model)
 
 
 FAMILIES: dict[str, ModelFamily] = {
@@ -150,7 +158,7 @@ FAMILIES: dict[str, ModelFamily] = {
             {"alpha": Float(1e-3, 100.0, log=True)},
             _linear,
             ("sklearn.compose", "sklearn.impute", "sklearn.linear_model", "sklearn.pipeline",
-             "sklearn.preprocessing"),
+             "sklearn.preprocessing", "automl.scenario.clipping"),
             {"alpha": 1.0},
         ),
     )

@@ -60,6 +60,7 @@ class Problem:
     horizon: int
     n_classes: int
     categorical: tuple[int, ...]
+    bounded: tuple[int, ...]  # inputs a linear model must not extrapolate (families.py)
     class_weight: str | None
     threads: int
     seed: int
@@ -92,7 +93,7 @@ def build(problem: Problem, family: str, params: dict[str, Any]) -> Any:
     if problem.task == "classification" and problem.class_weight:
         params["class_weight"] = problem.class_weight
     estimator = FAMILIES[family].build(problem.task, params, problem.threads, problem.seed,
-                                       categorical=problem.categorical)
+                                       categorical=problem.categorical, bounded=problem.bounded)
     return TargetModel(estimator, transform, problem.horizon) if problem.task == "regression" else estimator
 
 

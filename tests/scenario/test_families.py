@@ -107,3 +107,26 @@ def test_registry_is_consistent():
         assert family.name == name
         assert family.tasks <= {"regression", "classification"} and family.tasks
         assert family.param_names == frozenset(family.space)
+
+
+def test_the_linear_family_holds_bounded_inputs_to_their_fitted_range():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([np.arange(40.0), rng.normal(size=40)])  # column 0 grows with time, column 1 does not
+    y = 2.0 * x[:, 0] + 3.0 * x[:, 1]
+    free = FAMILIES["linear"].build("regression", {"alpha": 1e-6}, 1, 0).fit(x, y)
+    held = FAMILIES["linear"].build("regression", {"alpha": 1e-6}, 1, 0, bounded=(0,)).fit(x, y)
+    beyond = np.array([[100.0, 1.0], [-50.0, 1.0], [np.nan, 1.0], [20.0, 10.0]])
+
+    np.testing.assert_allclose(free.predict(beyond[:1]), [203.0], atol=0.01)  # extrapolated along the slope
+    np.testing.assert_allclose(held.predict(beyond[:2]), [2.0 * 39 + 3.0, 0.0 + 3.0], atol=0.01)  # the edges
+    np.testing.assert_allclose(held.predict(beyond[2:]), free.predict(beyond[2:]))  # missing; unbounded column
+
+
+def test_clipping_leaves_missing_values_and_columns_never_seen_alone():
+    from automl.scenario.clipping import ClipToFitRange
+
+    fitted = np.array([[1.0, np.nan, 5.0], [3.0, np.nan, 7.0]])
+    clip = ClipToFitRange((0, 1)).fit(fitted)
+    out = clip.transform(np.array([[9.0, 9.0, 9.0], [np.nan, -9.0, -9.0], [2.0, 0.0, 0.0]]))
+    np.testing.assert_array_equal(out, [[3.0, 9.0, 9.0], [np.nan, -9.0, -9.0], [2.0, 0.0, 0.0]])
+    assert list(clip.get_feature_names_out(["a", "b", "c"])) == ["a", "b", "c"]

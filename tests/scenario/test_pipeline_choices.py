@@ -135,7 +135,7 @@ def _search_over(valid_values: list[float]) -> Any:
     labels = np.array([0.0] * 8 + [100.0] * 2 + [v for v in valid_values for _ in range(2)])
     fit_rows = np.arange(10)
     folds = [(fit_rows, np.array([10 + 2 * j, 11 + 2 * j])) for j in range(3)]
-    problem = Problem("regression", "rmse", np.zeros((len(labels), 1)), labels, folds, False, 1, 0, (), None, 1, 0)
+    problem = Problem("regression", "rmse", np.zeros((len(labels), 1)), labels, folds, False, 1, 0, (), (), None, 1, 0)
     config = _config(models={"families": ["linear"]}, tuning={"max_evals": 1})
     candidates = naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)
     return search(problem, config, candidates, ["none"], 10.0)
@@ -325,6 +325,23 @@ def test_the_linear_family_one_hot_encodes_categories():
     x = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 3.0], [np.nan, 4.0]] * 10)
     model = FAMILIES["linear"].build("regression", {"alpha": 1.0}, 1, 0, categorical=(0,)).fit(x, np.arange(40.0))
     assert model[:-1].transform(x[:4]).shape[1] > 2  # one column per level, not one code
+
+
+def test_a_linear_model_holds_event_covariates_to_their_range_and_follows_a_trend_index():
+    frame = _events().assign(load=lambda f: np.random.default_rng(1).uniform(0.0, 10.0, len(f)))
+    frame["delay"] += 3.0 * frame["load"]
+    config = _event_config(models={"families": ["linear"]}, tuning={"max_evals": 2})
+    fit = fit_scenario(frame, {"origin": "x"}, config)
+    assert fit.model.family == "linear" and fit.metrics["rmse"] < 0.5 * fit.baseline["rmse"]
+    rows = frame.tail(4).drop(columns="delay")
+    far = predict_scenario(rows.assign(load=1000.0), fit.model, config)["prediction"]
+    edge = predict_scenario(rows.assign(load=frame["load"].max()), fit.model, config)["prediction"]
+    np.testing.assert_allclose(far, edge)  # held at the edge of the fitted range, not 3 x 1000 higher
+
+    trend = _trend(70)  # a time column's trend index and target lags carry the level: never held
+    fit = fit_scenario(trend.head(64), {"store": 1}, _config(models={"families": ["linear"]}))
+    future = predict_scenario(trend.tail(6).drop(columns="units"), fit.model, _config(models={"families": ["linear"]}))
+    np.testing.assert_allclose(future["prediction"], trend["units"].tail(6), atol=1.0)
 
 
 def test_type_drift_at_prediction_names_the_column_and_value():
