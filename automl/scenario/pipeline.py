@@ -153,7 +153,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
     bounded = () if time_column is not None else tuple(i for i in range(len(selected)) if i not in categorical)
     problem = Problem(task, config.primary_metric, x, labels, folds, ordered, horizon, len(classes or ()),
                       categorical, bounded,
-                      "balanced" if config.models.class_weight == "balanced" else None, threads, seed)
+                      "balanced" if config.models.class_weight == "balanced" else None, threads, seed,
+                      time_indexed=time_column is not None)
     with watch("tune"):
         budget = config.tuning.timeout_seconds
         if deadline is not None:

@@ -294,8 +294,10 @@ def test_a_family_joins_the_ensemble_only_if_the_average_validates_better():
     assert [p[0] for p, _ in averaged] == pytest.approx([0.0, 0.0, 1.25])
     pair = [(best, _outputs([1, 1, 0.5], truth)), (opposite, _outputs([-1, -1, 2], truth))]
     assert len(_ensemble(problem, pair)) == 2
-    # Time-ordered folds are successive windows: losing the latest one keeps the family out.
-    assert len(_ensemble(dataclasses.replace(problem, ordered=True), pair)) == 1
+    # A series' folds are successive windows: losing the latest one keeps the family out. Event data ordered by
+    # split.order_by (ordered, no time column) joins on the mean like unordered data.
+    assert len(_ensemble(dataclasses.replace(problem, ordered=True, time_indexed=True), pair)) == 1
+    assert len(_ensemble(dataclasses.replace(problem, ordered=True), pair)) == 2
 
 
 def test_a_classification_ensemble_averages_probabilities():

@@ -344,6 +344,19 @@ def test_a_linear_model_holds_event_covariates_to_their_range_and_follows_a_tren
     np.testing.assert_allclose(future["prediction"], trend["units"].tail(6), atol=1.0)
 
 
+def test_a_series_and_event_data_are_told_apart_for_the_ensemble_rule_and_clipping(monkeypatch):
+    import automl.scenario.pipeline as pipeline
+
+    seen: list[Problem] = []
+    real_search = pipeline.search
+    monkeypatch.setattr(pipeline, "search", lambda problem, *args, **kw: seen.append(problem) or real_search(
+        problem, *args, **kw))
+    fit_scenario(_trend(60), {"store": 1}, _config(models={"families": ["linear"]}, tuning={"max_evals": 1}))
+    fit_scenario(_events(), {"origin": "x"}, _event_config(models={"families": ["linear"]}, tuning={"max_evals": 1}))
+    # a series: every-fold ensembles, nothing clipped; event data: ordered, mean-loss ensembles, inputs clipped
+    assert [(p.ordered, p.time_indexed, bool(p.bounded)) for p in seen] == [(True, True, False), (True, False, True)]
+
+
 def test_type_drift_at_prediction_names_the_column_and_value():
     frame = _events()
     config = _event_config(models={"families": ["linear"]}, tuning={"max_evals": 1})
