@@ -28,9 +28,10 @@ class ClipToFitRange(OneToOneFeatureMixin, TransformerMixin, BaseEstimator):
     def fit(self, x: np.ndarray, y: object = None) -> ClipToFitRange:
         self.n_features_in_ = np.shape(x)[1]
         values = np.asarray(x, dtype="float64")[:, list(self.columns)]
-        seen = ~np.isnan(values).all(axis=0)
-        self.low_ = np.where(seen, np.nanmin(np.where(np.isnan(values), np.inf, values), axis=0), -np.inf)
-        self.high_ = np.where(seen, np.nanmax(np.where(np.isnan(values), -np.inf, values), axis=0), np.inf)
+        missing = np.isnan(values)
+        unseen = missing.all(axis=0)  # a column with no value at fit gets no bound
+        self.low_ = np.where(unseen, -np.inf, np.where(missing, np.inf, values).min(axis=0))
+        self.high_ = np.where(unseen, np.inf, np.where(missing, -np.inf, values).max(axis=0))
         return self
 
     def transform(self, x: np.ndarray) -> np.ndarray:
