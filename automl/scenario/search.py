@@ -61,11 +61,18 @@ class Problem:
     horizon: int
     n_classes: int
     categorical: tuple[int, ...]
-    bounded: tuple[int, ...]  # inputs a linear model must not extrapolate (families.py)
     class_weight: str | None
     threads: int
     seed: int
     time_indexed: bool = False  # one row per period (time_column): a series whose level may leave the fitted range
+
+    @property
+    def bounded(self) -> tuple[int, ...]:
+        """Inputs a linear model holds to their fitted range (:mod:`automl.scenario.clipping`): every
+        non-categorical one of data without a time column; none of a series, whose trend must be followed."""
+        if self.time_indexed:
+            return ()
+        return tuple(i for i in range(self.x.shape[1]) if i not in self.categorical)
 
 
 @dataclass

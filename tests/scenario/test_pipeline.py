@@ -279,7 +279,7 @@ def _outputs(errors: list[float], truth: np.ndarray) -> list[tuple[np.ndarray, N
 def test_a_family_joins_the_ensemble_only_if_the_average_validates_better():
     truth = np.zeros(2)
     folds = [(np.arange(2), np.arange(2))] * 3
-    problem = Problem("regression", "rmse", np.zeros((2, 1)), truth, folds, False, 1, 0, (), (), None, 1, 0)
+    problem = Problem("regression", "rmse", np.zeros((2, 1)), truth, folds, False, 1, 0, (), None, 1, 0)
     best, opposite, same = (Trial(f, {}, 1.0) for f in ("lightgbm", "linear", "random_forest"))
     # linear errs the other way: the average is exact, so it joins; random_forest errs like lightgbm, and
     # adding it to an exact average only makes it worse, so it stays out.
@@ -303,7 +303,7 @@ def test_a_family_joins_the_ensemble_only_if_the_average_validates_better():
 def test_a_classification_ensemble_averages_probabilities():
     labels = np.array([0, 1])
     problem = Problem("classification", "log_loss", np.zeros((2, 1)), labels, [(np.arange(2), np.arange(2))],
-                      False, 1, 2, (), (), None, 1, 0)
+                      False, 1, 2, (), None, 1, 0)
     sure = np.array([[0.9, 0.1], [0.6, 0.4]])  # right about row 0, wrong about row 1
     other = np.array([[0.4, 0.6], [0.1, 0.9]])  # wrong about row 0, right about row 1
     ranked = [(Trial("lightgbm", {}, 0.51), [(sure.argmax(1), sure)]),

@@ -135,7 +135,7 @@ def _search_over(valid_values: list[float]) -> Any:
     labels = np.array([0.0] * 8 + [100.0] * 2 + [v for v in valid_values for _ in range(2)])
     fit_rows = np.arange(10)
     folds = [(fit_rows, np.array([10 + 2 * j, 11 + 2 * j])) for j in range(3)]
-    problem = Problem("regression", "rmse", np.zeros((len(labels), 1)), labels, folds, False, 1, 0, (), (), None, 1, 0)
+    problem = Problem("regression", "rmse", np.zeros((len(labels), 1)), labels, folds, False, 1, 0, (), None, 1, 0)
     config = _config(models={"families": ["linear"]}, tuning={"max_evals": 1})
     candidates = naive_candidates("regression", time_indexed=False, ordered=False, season=None, window=1)
     return search(problem, config, candidates, ["none"], 10.0)
