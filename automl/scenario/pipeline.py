@@ -23,7 +23,8 @@ from automl.scenario.importance import feature_importances
 from automl.scenario.keys import scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
 from automl.scenario.model import ScenarioModel, encode_labels
-from automl.scenario.search import Problem, SearchResult, build, fit, predict, search, steps_after
+from automl.scenario.search import (Problem, SearchResult, fit, fit_member, member_name, predict, search,
+                                   steps_after)
 from automl.scenario.select import select_features
 from automl.scenario.split import holdout_split, validation_folds
 from automl.scenario.transforms import Ensemble
@@ -337,7 +338,7 @@ def _final(problem: Problem, outcome: SearchResult, rows: np.ndarray) -> Any:
     """The chosen model (naive, one family, or the average of the top families) fitted on ``rows``."""
     if not outcome.members:
         return fit(problem, dataclasses.replace(outcome.naive), rows)
-    fitted = [fit(problem, build(problem, m.family, m.params), rows) for m in outcome.members]
+    fitted = [fit_member(problem, m, outcome.naive, rows) for m in outcome.members]
     return fitted[0] if len(fitted) == 1 else Ensemble(fitted, problem.n_classes)
 
 
@@ -383,6 +384,6 @@ def _describe(outcome: SearchResult) -> tuple[str, dict[str, Any]]:
         return naive.name, ({"season": naive.season} if naive.season else {})
     members = outcome.members
     if len(members) == 1:
-        return members[0].family, members[0].params
-    return "+".join(m.family for m in members), {m.family: m.params for m in members}
+        return member_name(members[0]), members[0].params
+    return "+".join(member_name(m) for m in members), {m.family: m.params for m in members}
 

@@ -5,8 +5,10 @@ family's library defaults.
 The first naive candidate is the scenario's default forecast (a damped trend for time-indexed data, the mean
 or the class prior otherwise). Anything else, another naive forecast or a tuned model, replaces it only by
 validating better on every fold, not merely on average: with a few short folds the lowest average loss is
-often luck, and a model that wins by luck loses on the holdout and on the future. An ensemble is a choice
-among such winners (each family's best trial that beat the naive forecast on every fold), a smaller risk: for
+often luck, and a model that wins by luck loses on the holdout and on the future. Without a time column a
+trial also competes averaged with the naive forecast (halfway to it, a shrinkage), shipped as such
+(``best_family`` ``linear+naive_mean``) when that validates better. An ensemble is a choice among such winners (each
+family's best trial, alone or averaged, that beat the naive forecast on every fold), a smaller risk: for
 squared error and log loss an average never scores worse than its members' average score. The next family
 joins while the average has the lower mean validation loss, or, for a time-indexed series, is better on every
 fold.
@@ -18,6 +20,7 @@ adding trees on their validation fold, and the chosen model keeps the average nu
 """
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 from dataclasses import dataclass, field
@@ -36,12 +39,15 @@ from automl.scenario.tuning import Trial, TuningResult, make_tuner
 if TYPE_CHECKING:
     from automl.config import Config
 
-__all__ = ["TRANSFORM_PARAM", "Problem", "SearchResult", "build", "fit", "predict", "search", "steps_after"]
+__all__ = ["AVERAGED_PARAM", "TRANSFORM_PARAM", "Problem", "SearchResult", "build", "fit", "fit_member", "member_name",
+           "predict", "search", "steps_after"]
 
 log = logging.getLogger(__name__)
 
 # Regression trials record their target transform among their parameters (and in best_params).
 TRANSFORM_PARAM = "target_transform"
+# A champion averaged with the naive forecast names it here (in best_params; best_family "<family>+<naive>").
+AVERAGED_PARAM = "averaged_with"
 
 Folds = list[tuple[np.ndarray, np.ndarray]]
 # One model's validation output: per fold, its predictions and (classification) class probabilities.
@@ -118,6 +124,20 @@ def fit(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarra
     return fit_estimator(model, x[fit_rows], y[fit_rows], valid)
 
 
+def fit_member(problem: Problem, trial: Trial, naive: NaiveModel, rows: np.ndarray) -> Any:
+    """A chosen trial's model fitted on ``rows``; one chosen averaged with the naive forecast is that average."""
+    params = {name: value for name, value in trial.params.items() if name != AVERAGED_PARAM}
+    model = fit(problem, build(problem, trial.family, params), rows)
+    if AVERAGED_PARAM not in trial.params:
+        return model
+    return Ensemble([model, fit(problem, dataclasses.replace(naive), rows)], problem.n_classes)
+
+
+def member_name(trial: Trial) -> str:
+    """``best_family`` of a chosen trial: its family, ``+`` the naive forecast it is averaged with."""
+    return "+".join([trial.family, *([str(trial.params[AVERAGED_PARAM])] if AVERAGED_PARAM in trial.params else [])])
+
+
 def predict(problem: Problem, model: Any, x: np.ndarray,
             steps: np.ndarray | None) -> tuple[np.ndarray, np.ndarray | None]:
     """Predictions (label codes for classification) and class probabilities."""
@@ -134,13 +154,15 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     Without ``tune`` (too few validation rows to tell models apart) or without families
     (``models.families: []``) only the naive candidates are scored.
     """
-    naive_folds = {c.name: [_score(problem, v, _output(problem, c.fit(problem.x[i], problem.labels[i]), i, v))
-                            for i, v in problem.folds] for c in candidates}
+    naive_outputs = {c.name: [_output(problem, c.fit(problem.x[i], problem.labels[i]), i, v) for i, v in problem.folds]
+                     for c in candidates}
+    naive_folds = {name: _fold_scores(problem, outputs) for name, outputs in naive_outputs.items()}
     naive_losses = {name: float(np.mean(losses)) for name, losses in naive_folds.items()}
     default = naive_folds[candidates[0].name]
     naive = min((c for c in candidates if c is candidates[0] or _better_on_every_fold(naive_folds[c.name], default)),
                 key=lambda c: naive_losses[c.name])
     reference = naive_folds[naive.name]  # what a tuned model must beat on every fold
+    reference_outputs = naive_outputs[naive.name]
     if not tune or not config.models.families:
         return SearchResult(TuningResult(()), naive_losses, naive)
     iterations: dict[str, list[int]] = {}
@@ -158,9 +180,12 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
             yield losses[-1]
         if all(best):
             iterations[_key(family, params)] = best
-        loss = float(np.mean(losses))
-        if _better_on_every_fold(losses, reference) and (family not in champions or loss < champions[family][0].loss):
-            champions[family] = (Trial(family, params, loss), outputs)
+        for option, option_outputs in _options(problem, params, outputs, naive.name, reference_outputs):
+            option_losses = _fold_scores(problem, option_outputs)
+            loss = float(np.mean(option_losses))
+            if _better_on_every_fold(option_losses, reference) and (
+                    family not in champions or loss < champions[family][0].loss):
+                champions[family] = (Trial(family, option, loss), option_outputs)
 
     def recorded(family: str, params: dict[str, Any]) -> Iterator[float]:
         try:
@@ -196,6 +221,18 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     ranked = sorted(champions.values(), key=lambda champion: champion[0].loss)
     members = _ensemble(problem, ranked[:config.tuning.ensemble_size])
     return SearchResult(TuningResult(trials), naive_losses, naive, [_with_iterations(t, iterations) for t in members])
+
+
+def _options(problem: Problem, params: dict[str, Any], outputs: Outputs, naive: str,
+             naive_outputs: Outputs) -> list[tuple[dict[str, Any], Outputs]]:
+    """A trial's ways to become its family's champion: alone, and (without a time column) averaged with the naive
+    forecast. Where the signal is weak next to the noise, as in small groups, the average often wins every fold
+    where the trial alone wins some. A series' naive forecast is a trend of its own: averaging tuned models with
+    it made txhousing's forecasts worse (docs/benchmarks.md)."""
+    alone = [(params, outputs)]
+    if problem.time_indexed:
+        return alone
+    return [*alone, ({**params, AVERAGED_PARAM: naive}, _averaged(problem, [outputs, naive_outputs]))]
 
 
 def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Trial]:
@@ -285,7 +322,7 @@ def _clamp(defaults: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
 
 def _with_iterations(trial: Trial, iterations: dict[str, list[int]]) -> Trial:
     """The trial with the number of trees early stopping chose on its folds (LightGBM)."""
-    best = iterations.get(_key(trial.family, trial.params))
+    best = iterations.get(_key(trial.family, {k: v for k, v in trial.params.items() if k != AVERAGED_PARAM}))
     if not best or "n_estimators" not in trial.params:
         return trial
     return Trial(trial.family, {**trial.params, "n_estimators": max(1, int(round(float(np.mean(best)))))},
