@@ -7,11 +7,11 @@ or the class prior otherwise). Anything else, another naive forecast or a tuned 
 validating better on every fold, not merely on average: with a few short folds the lowest average loss is
 often luck, and a model that wins by luck loses on the holdout and on the future. Without a time column a
 trial also competes averaged with the naive forecast (halfway to it, a shrinkage), shipped as such
-(``best_family`` ``linear+naive_mean``) when that validates better. An ensemble is a choice among such winners (each
-family's best trial, alone or averaged, that beat the naive forecast on every fold), a smaller risk: for
-squared error and log loss an average never scores worse than its members' average score. The next family
-joins while the average has the lower mean validation loss, or, for a time-indexed series, is better on every
-fold.
+(``best_family`` ``linear+naive_mean``) when that validates better. An ensemble is a choice among such
+winners (each family's best trial, alone or averaged, that beat the naive forecast on every fold), a smaller
+risk: for squared error and log loss an average never scores worse than its members' average score. The
+next family joins while the average has the lower mean validation loss, or, for a time-indexed series, is
+better on every fold.
 
 Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
 candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
