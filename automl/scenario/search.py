@@ -126,8 +126,7 @@ def fit(problem: Problem, model: Any, fit_rows: np.ndarray, eval_rows: np.ndarra
 
 def fit_member(problem: Problem, trial: Trial, naive: NaiveModel, rows: np.ndarray) -> Any:
     """A chosen trial's model fitted on ``rows``; one chosen averaged with the naive forecast is that average."""
-    params = {name: value for name, value in trial.params.items() if name != AVERAGED_PARAM}
-    model = fit(problem, build(problem, trial.family, params), rows)
+    model = fit(problem, build(problem, trial.family, _model_params(trial.params)), rows)
     if AVERAGED_PARAM not in trial.params:
         return model
     return Ensemble([model, fit(problem, dataclasses.replace(naive), rows)], problem.n_classes)
@@ -180,8 +179,8 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
             yield losses[-1]
         if all(best):
             iterations[_key(family, params)] = best
-        for option, option_outputs in _options(problem, params, outputs, naive.name, reference_outputs):
-            option_losses = _fold_scores(problem, option_outputs)
+        for option, option_outputs, option_losses in _options(problem, params, outputs, losses, naive.name,
+                                                              reference_outputs):
             loss = float(np.mean(option_losses))
             if _better_on_every_fold(option_losses, reference) and (
                     family not in champions or loss < champions[family][0].loss):
@@ -223,16 +222,17 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     return SearchResult(TuningResult(trials), naive_losses, naive, [_with_iterations(t, iterations) for t in members])
 
 
-def _options(problem: Problem, params: dict[str, Any], outputs: Outputs, naive: str,
-             naive_outputs: Outputs) -> list[tuple[dict[str, Any], Outputs]]:
+def _options(problem: Problem, params: dict[str, Any], outputs: Outputs, losses: list[float], naive: str,
+             naive_outputs: Outputs) -> list[tuple[dict[str, Any], Outputs, list[float]]]:
     """A trial's ways to become its family's champion: alone, and (without a time column) averaged with the naive
     forecast. Where the signal is weak next to the noise, as in small groups, the average often wins every fold
     where the trial alone wins some. A series' naive forecast is a trend of its own: averaging tuned models with
     it made txhousing's forecasts worse (docs/benchmarks.md)."""
-    alone = [(params, outputs)]
+    alone = [(params, outputs, losses)]
     if problem.time_indexed:
         return alone
-    return [*alone, ({**params, AVERAGED_PARAM: naive}, _averaged(problem, [outputs, naive_outputs]))]
+    averaged = _averaged(problem, [outputs, naive_outputs])
+    return [*alone, ({**params, AVERAGED_PARAM: naive}, averaged, _fold_scores(problem, averaged))]
 
 
 def _ensemble(problem: Problem, ranked: list[tuple[Trial, Outputs]]) -> list[Trial]:
@@ -322,11 +322,16 @@ def _clamp(defaults: dict[str, Any], space: dict[str, Any]) -> dict[str, Any]:
 
 def _with_iterations(trial: Trial, iterations: dict[str, list[int]]) -> Trial:
     """The trial with the number of trees early stopping chose on its folds (LightGBM)."""
-    best = iterations.get(_key(trial.family, {k: v for k, v in trial.params.items() if k != AVERAGED_PARAM}))
+    best = iterations.get(_key(trial.family, _model_params(trial.params)))
     if not best or "n_estimators" not in trial.params:
         return trial
     return Trial(trial.family, {**trial.params, "n_estimators": max(1, int(round(float(np.mean(best)))))},
                  trial.loss)
+
+
+def _model_params(params: dict[str, Any]) -> dict[str, Any]:
+    """A chosen trial's parameters without the naive forecast it is averaged with: what the model was built with."""
+    return {name: value for name, value in params.items() if name != AVERAGED_PARAM}
 
 
 def _key(family: str, params: dict[str, Any]) -> str:
