@@ -323,6 +323,10 @@ class Config(Section):
             yield ("models", "target_transform"), "'difference' needs an order: set time_column or split.order_by"
         if self.models.class_weight != "none" and self.task != "classification":
             yield ("models", "class_weight"), "class weights are for classification only"
+        for family, params in self.models.search_space.items() if self.time_column is not None else ():
+            for name in sorted(set(params) & (FAMILIES[family].curve_params if family in FAMILIES else set())):
+                yield (("models", "search_space", family, name),
+                       "acts only on inputs held to their fitted range, which a series (time_column) has none of")
 
     @rule("metrics", "task")
     def _metrics(self) -> Iterator[Problem]:

@@ -5,7 +5,8 @@ Estimator libraries are imported inside ``build`` so validating a config stays f
 ``categorical``, the positions of category-code columns: LightGBM splits them as categories, the linear
 family one-hot encodes them (rare levels pooled), the forest reads the codes (trees are indifferent), and
 ``bounded``, the positions of inputs the linear family must not extrapolate: it clips them to the range seen at
-fit (:mod:`automl.scenario.clipping`), as trees do by construction (which ones: ``Problem.bounded``).
+fit (:mod:`automl.scenario.clipping`), as trees do by construction (which ones: ``Problem.bounded``), and may
+read them through a spline basis (``spline_knots``): a curve per input instead of a slope, flat beyond the range.
 """
 from __future__ import annotations
 
@@ -38,6 +39,11 @@ class ModelFamily:
     build: Callable[..., Any]
     modules: tuple[str, ...] = ()
     defaults: dict[str, Any] = field(default_factory=dict)
+    # Further first trials, scored after the defaults: points a short search rarely draws and cheap to try.
+    starts: tuple[dict[str, Any], ...] = ()
+    # Parameters that read inputs held to their fitted range through curves: searched only where the data allows
+    # them (``Problem.curves``: no time order, enough rows), or where the config's search_space names them.
+    curve_params: frozenset[str] = frozenset()
 
     @property
     def param_names(self) -> frozenset[str]:
@@ -98,7 +104,7 @@ def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categori
     from sklearn.impute import SimpleImputer
     from sklearn.linear_model import LogisticRegression, Ridge
     from sklearn.pipeline import make_pipeline
-    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+    from sklearn.preprocessing import OneHotEncoder, SplineTransformer, StandardScaler
 
     from automl.scenario.clipping import ClipToFitRange
 
@@ -109,6 +115,11 @@ def _linear(task: str, params: dict[str, Any], threads: int, seed: int, categori
                                    class_weight=params.get("class_weight"))
     imputer = SimpleImputer(strategy="median", add_indicator=True, keep_empty_features=True)
     numeric = make_pipeline(imputer, StandardScaler())
+    if bounded and params.get("spline_knots"):
+        # A cubic B-spline basis per input (knots at its quantiles) lets the model bend: churn falls steeply in
+        # the first months of tenure, then flattens. Constant beyond the fitted range, as the clipping asks.
+        spline = SplineTransformer(n_knots=params["spline_knots"], knots="quantile", extrapolation="constant")
+        numeric = make_pipeline(imputer, spline)
     steps = [ClipToFitRange(tuple(bounded))] if bounded else []
     if not categorical:
         return make_pipeline(*steps, numeric, model)
@@ -154,11 +165,13 @@ FAMILIES: dict[str, ModelFamily] = {
         ModelFamily(
             "linear",
             frozenset({"regression", "classification"}),
-            {"alpha": Float(1e-3, 100.0, log=True)},
+            {"alpha": Float(1e-3, 100.0, log=True), "spline_knots": Choice((0, 4, 8))},
             _linear,
             ("sklearn.compose", "sklearn.impute", "sklearn.linear_model", "sklearn.pipeline",
              "sklearn.preprocessing", "automl.scenario.clipping"),
-            {"alpha": 1.0},
+            {"alpha": 1.0, "spline_knots": 0},
+            starts=({"alpha": 1.0, "spline_knots": 4},),
+            curve_params=frozenset({"spline_knots"}),
         ),
     )
 }

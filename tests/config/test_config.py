@@ -249,7 +249,16 @@ def test_unknown_model_family():
 def test_search_space_override_for_unknown_parameter():
     models = {"families": ["linear"], "search_space": {"linear": {"alpha": 1.0, "beta": 2}}}
     with pytest.raises(ConfigError, match=re.escape(
-            "models.search_space.linear.beta: unknown parameter of 'linear'; expected one of ['alpha'] (got 2)")):
+            "models.search_space.linear.beta: unknown parameter of 'linear'; expected one of ['alpha', "
+            "'spline_knots'] (got 2)")):
+        parse(minimal(models=models))
+
+
+def test_splines_on_a_series_are_an_error_naming_the_field():
+    models = {"families": ["linear"], "search_space": {"linear": {"spline_knots": 4}}}
+    assert parse(minimal(models=models, time_column=None)).models.search_space["linear"]["spline_knots"] == 4
+    with pytest.raises(ConfigError, match=re.escape("models.search_space.linear.spline_knots: acts only on inputs "
+                                                    "held to their fitted range, which a series (time_column)")):
         parse(minimal(models=models))
 
 

@@ -34,8 +34,9 @@ def _corner(space: dict, pick: str) -> dict:
     return params
 
 
-def _fit_predict(family: str, task: str, params: dict, x: np.ndarray, y: np.ndarray, threads: int = 1):
-    estimator = FAMILIES[family].build(task, params, threads, 7).fit(x, y)
+def _fit_predict(family: str, task: str, params: dict, x: np.ndarray, y: np.ndarray, threads: int = 1,
+                 bounded: tuple[int, ...] = ()):
+    estimator = FAMILIES[family].build(task, params, threads, 7, bounded=bounded).fit(x, y)
     if task == "regression":
         prediction = estimator.predict(x)
         assert prediction.shape == (len(x),) and np.isfinite(prediction).all()
@@ -73,11 +74,12 @@ def test_sampled_parameters_build_estimators_that_fit_and_predict(family, task):
     assert len(result.trials) == 3
 
 
+@pytest.mark.parametrize("bounded", [(), (0, 1, 2, 3)], ids=["series", "held_to_range"])
 @pytest.mark.parametrize("pick", ["low", "high"])
 @pytest.mark.parametrize(("family", "task"), CASES)
-def test_the_corners_of_the_space_work(family, task, pick):
+def test_the_corners_of_the_space_work(family, task, pick, bounded):
     x, y = _data(task)
-    _fit_predict(family, task, _corner(FAMILIES[family].space, pick), x, y)
+    _fit_predict(family, task, _corner(FAMILIES[family].space, pick), x, y, bounded=bounded)
 
 
 @pytest.mark.parametrize("family", [f for f in sorted(FAMILIES) if "classification" in FAMILIES[f].tasks])
@@ -107,6 +109,11 @@ def test_registry_is_consistent():
         assert family.name == name
         assert family.tasks <= {"regression", "classification"} and family.tasks
         assert family.param_names == frozenset(family.space)
+        assert family.curve_params <= family.param_names
+        for start in (family.defaults, *family.starts):  # every first trial is a point of the space
+            assert set(start) == family.param_names
+            assert all(value in dist.options for name, dist in family.space.items() if isinstance(dist, Choice)
+                       for value in [start[name]])
 
 
 def test_the_linear_family_holds_bounded_inputs_to_their_fitted_range():
@@ -120,6 +127,25 @@ def test_the_linear_family_holds_bounded_inputs_to_their_fitted_range():
     np.testing.assert_allclose(free.predict(beyond[:1]), [203.0], atol=0.01)  # extrapolated along the slope
     np.testing.assert_allclose(held.predict(beyond[:2]), [2.0 * 39 + 3.0, 0.0 + 3.0], atol=0.01)  # the edges
     np.testing.assert_allclose(held.predict(beyond[2:]), free.predict(beyond[2:]))  # missing; unbounded column
+
+
+def test_the_linear_family_bends_bounded_inputs_along_a_spline_basis():
+    rng = np.random.default_rng(0)
+    x = np.column_stack([rng.uniform(-2.0, 2.0, 200), rng.normal(size=200)])
+    y = x[:, 0] ** 2 + x[:, 1]  # a U-shaped effect of column 0, a straight one of column 1
+    x[::10, 0] = np.nan  # missing values are imputed before the basis is built
+    rows = ~np.isnan(x[:, 0])
+
+    def fitted(knots: int, bounded: tuple[int, ...]):
+        return FAMILIES["linear"].build("regression", {"alpha": 1e-3, "spline_knots": knots}, 1, 0,
+                                        bounded=bounded).fit(x, y)
+
+    straight, bent = fitted(0, (0, 1)), fitted(8, (0, 1))
+    assert np.std(y[rows] - bent.predict(x[rows])) < 0.05 < 1.0 < np.std(y[rows] - straight.predict(x[rows]))
+    edge, beyond = np.array([[np.nanmax(x[:, 0]), 0.5]]), np.array([[10.0, 0.5]])
+    np.testing.assert_allclose(bent.predict(beyond), bent.predict(edge))  # flat beyond the fitted range
+    # A series holds no input to its range, so it gets no basis: the knots change nothing there.
+    np.testing.assert_array_equal(fitted(8, ()).predict(x), fitted(0, ()).predict(x))
 
 
 def test_clipping_leaves_missing_values_and_columns_never_seen_alone():

@@ -250,6 +250,39 @@ def test_each_family_starts_from_its_library_defaults():
     assert fit.model.params == {"alpha": 1.0, "target_transform": "none"} and fit.n_evals == 1
 
 
+def _spend(n: int) -> pd.DataFrame:
+    """Customers whose spend rises then falls with age: a straight line cannot follow it, a spline can."""
+    rng = np.random.default_rng(0)
+    age = rng.uniform(20.0, 70.0, n)
+    return pd.DataFrame({"region": "north", "customer": np.arange(n), "age": age.round(1),
+                         "visits": rng.integers(0, 9, n),
+                         "spend": 100.0 - 0.2 * (age - 45.0) ** 2 + rng.normal(0.0, 3.0, n)})
+
+
+_SPEND = {"name": "s", "task": "regression", "scenario_keys": ["region"], "target": "spend", "sample_id": ["customer"],
+          "data": {"streams": [{"name": "s", "path": "s.parquet"}]}, "models": {"families": ["linear"]},
+          "tuning": {"max_evals": 1, "ensemble_size": 1}}
+
+
+def test_without_time_order_the_linear_family_also_starts_from_a_spline_basis():
+    fit = fit_scenario(_spend(300), {"region": "north"}, _parse(_SPEND))
+    assert fit.n_evals == 2  # the library's defaults and the spline start are scored whatever the budget
+    assert fit.model.family == "linear" and fit.model.params["spline_knots"] == 4
+    assert fit.metrics["rmse"] < 0.2 * fit.baseline["rmse"]
+    assert list(fit.importances) == ["age", "visits"]  # basis columns' coefficients summed back onto their input
+
+
+def test_no_spline_start_for_small_or_time_ordered_data_unless_the_config_asks():
+    small = fit_scenario(_spend(100), {"region": "north"}, _parse(_SPEND))  # about 50 fit rows per fold
+    events = fit_scenario(_events(800), {"origin": "x"}, _event_config(models={"families": ["linear"]},
+                                                                   tuning={"max_evals": 1}))
+    assert small.n_evals == events.n_evals == 1  # the spline start was not scored
+    assert events.model.family == "linear" and "spline_knots" not in events.model.params
+    asked = _event_config(models={"families": ["linear"], "search_space": {"linear": {"spline_knots": 8}}},
+                          tuning={"max_evals": 1})
+    assert fit_scenario(_events(), {"origin": "x"}, asked).model.params["spline_knots"] == 8
+
+
 def test_lightgbm_chooses_its_number_of_trees_on_validation():
     # Delays that follow carrier and hour: LightGBM beats the naive forecast, and at a learning rate of 0.3
     # the validation folds stop it long before 400 trees.
