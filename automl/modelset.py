@@ -8,6 +8,8 @@ replaces only their champions; a scenario that fails or is skipped keeps its pre
 Stored under ``output.path``::
 
     model_set/champions.parquet   one row per scenario: keys, scenario_id, lineage, model location, scores
+    model_set/untrained.parquet   scenarios trained without ever getting a champion: the latest run's status and
+                                  reason, so ``predict`` can say why their rows have no prediction
     model_set/meta.json           format version, use case, key and target types, last run that changed it
 
 The directory is replaced whole (written beside it, then renamed), so a reader sees the old or the new set.
@@ -19,7 +21,7 @@ import hashlib
 import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import pandas as pd
@@ -35,6 +37,7 @@ __all__ = ["FORMAT_VERSION", "ModelSet", "config_hash", "promote"]
 FORMAT_VERSION = 1
 _LINEAGE = ["scenario_id", "run_id", "trained_at", "model_path", "model_uri", "mlflow_run_id", "data_fingerprint",
             "config_hash", "primary_metric", "score", "baseline_score", "beats_baseline", "best_family"]
+_UNTRAINED = ["scenario_id", "run_id", "status", "error"]
 # The parts of a config that change what a model learns; output, tracking and execution settings do not.
 _MODELLING_FIELDS = ("task", "target", "time_column", "sample_id", "scenario_keys", "split", "features",
                      "selection", "models", "tuning", "metrics")
@@ -49,10 +52,12 @@ def config_hash(config: Config) -> str:
 
 @dataclass(frozen=True)
 class ModelSet:
-    """The champions of one use case (``champions``: one row per scenario) and what they were trained on."""
+    """The champions of one use case (``champions``: one row per scenario), what they were trained on, and the
+    scenarios that have none (``untrained``: the latest training's status and reason)."""
 
     champions: pd.DataFrame
     meta: dict[str, Any]
+    untrained: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=_UNTRAINED))
 
     @staticmethod
     def directory(output_path: str) -> str:
@@ -74,7 +79,9 @@ class ModelSet:
         if version != FORMAT_VERSION:
             raise AutoMLError(f"{root}: model set format version {version!r} is not the {FORMAT_VERSION} this "
                               f"version of automl reads; retrain ('automl train') or use the matching version")
-        return cls(pq.read_table(os.path.join(root, "champions.parquet")).to_pandas(), meta)
+        untrained = os.path.join(root, "untrained.parquet")  # absent from model sets written before it existed
+        return cls(pq.read_table(os.path.join(root, "champions.parquet")).to_pandas(), meta,
+                   *([pq.read_table(untrained).to_pandas()] if os.path.exists(untrained) else []))
 
     def write(self, output_path: str) -> None:
         """Replace the stored model set atomically."""
@@ -83,6 +90,8 @@ class ModelSet:
         os.makedirs(staging)
         pq.write_table(pa.Table.from_pandas(self.champions, preserve_index=False),
                        os.path.join(staging, "champions.parquet"))
+        pq.write_table(pa.Table.from_pandas(self.untrained[_UNTRAINED].astype(str), preserve_index=False),
+                       os.path.join(staging, "untrained.parquet"))
         with open(os.path.join(staging, "meta.json"), "w", encoding="utf-8") as handle:
             json.dump({**self.meta, "format_version": FORMAT_VERSION}, handle, indent=2, default=str)
         swap_into_place(staging, root)
@@ -94,6 +103,11 @@ class ModelSet:
 
     def by_scenario(self) -> dict[str, dict[str, Any]]:
         return {r["scenario_id"]: r for r in self.champions.to_dict("records")}
+
+    def untrained_reasons(self) -> dict[str, str]:
+        """scenario_id -> why it has no champion, e.g. ``training run r1: skipped: too few rows ...``."""
+        return {r["scenario_id"]: f"training run {r['run_id']}: {r['status']}: {r['error']}"
+                for r in self.untrained.to_dict("records")}
 
 
 def promote(previous: ModelSet | None, results: pd.DataFrame, config: Config, *, run_id: str,
@@ -109,6 +123,7 @@ def promote(previous: ModelSet | None, results: pd.DataFrame, config: Config, *,
     trained_at = datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
     fingerprint = config_hash(config)
     champions = dict(old)
+    untrained = {r["scenario_id"]: r for r in previous.untrained.to_dict("records")} if previous is not None else {}
     notes: dict[str, tuple[str, str]] = {}
     for row in results.to_dict("records"):
         sid = row["scenario_id"]
@@ -122,11 +137,17 @@ def promote(previous: ModelSet | None, results: pd.DataFrame, config: Config, *,
                 continue
             champions[sid] = {**{k: row[k] for k in keys}, **{c: row.get(c) for c in _LINEAGE},
                               "run_id": run_id, "trained_at": trained_at, "config_hash": fingerprint}
+            untrained.pop(sid, None)
             notes[sid] = (run_id, "promoted")
         elif row["status"] == "unchanged":
             notes[sid] = (earlier["run_id"] if earlier else "", f"unchanged since run {earlier['run_id']}" if earlier else "")
+        elif earlier:
+            notes[sid] = (earlier["run_id"], f"{row['status']}: {kept}")
         else:
-            notes[sid] = (earlier["run_id"], f"{row['status']}: {kept}") if earlier else ("", f"{row['status']}: no champion")
+            error = row.get("error")
+            untrained[sid] = {"scenario_id": sid, "run_id": run_id, "status": row["status"],
+                              "error": error if isinstance(error, str) else ""}
+            notes[sid] = ("", f"{row['status']}: no champion")
     frame = pd.DataFrame(list(champions.values()), columns=[*keys, *_LINEAGE])
     merged = {**(previous.meta if previous else {}), **meta, "updated_by_run": run_id, "updated_at": time.time()}
-    return ModelSet(frame, merged), notes
+    return ModelSet(frame, merged, pd.DataFrame(list(untrained.values()), columns=_UNTRAINED)), notes

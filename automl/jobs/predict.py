@@ -45,7 +45,7 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
     check_key_names(config)
     selection = selection or Selection()
     secrets = secret_values(config)
-    models, trained = trained_models(config, run_id)
+    models, trained, untrained = trained_models(config, run_id)
     _check_sample_id(config, trained.get("sample_id"))
     engine = engine or spark_engine(config, spark)
     engine.warm_up()
@@ -70,7 +70,7 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
     record(kind="predict", status="running", use_case=config.name, models=source, train_run_id=run_id or "",
            started_at=started, tracking_uri=job.uri, config=redact_config(config), **selection.describe())
     columns = prediction_columns(config, types)
-    task = PredictTask(config, models, [name for name, _ in columns], engine.threads)
+    task = PredictTask(config, models, [name for name, _ in columns], engine.threads, untrained)
     progress_display = TaskProgress("scoring", bar=progress)
     try:
         path, tally = scenarios.predict(stats, task, columns, run_dir.table("predictions"), progress=progress_display)
@@ -99,14 +99,16 @@ def predict(config: Config, *, engine: Engine | None = None, spark: Any = None, 
     return JobSummary("predict", predict_run, outcome.status, counts, outputs, wall, details, outcome.message)
 
 
-def trained_models(config: Config, run_id: str | None) -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
-    """scenario_id -> (model location, run id), and what they were trained with (target type, sample id).
+def trained_models(config: Config, run_id: str | None
+                   ) -> tuple[dict[str, tuple[str, str]], dict[str, Any], dict[str, str]]:
+    """scenario_id -> (model location, run id), what they were trained with (target type, sample id), and
+    scenario_id -> why a scenario that was trained has no model.
 
     By default the model set's champions; with ``run_id`` the models of that training run only.
     """
     if run_id is None:
         model_set = ModelSet.read(config.output_path)
-        return model_set.models(), {**model_set.meta, "source": "model_set"}
+        return model_set.models(), {**model_set.meta, "source": "model_set"}, model_set.untrained_reasons()
     run_dir = RunDirectory(config.output_path, run_id)
     manifest = read_manifest(run_dir.root)
     if manifest.get("kind") != "train":
@@ -117,10 +119,13 @@ def trained_models(config: Config, run_id: str | None) -> tuple[dict[str, tuple[
         results = run_dir.read_checkpoints()
     if results.empty:
         raise AutoMLError(f"training run {run_id} has no results under {run_dir.root}")
-    usable = results[results["status"].isin(["ok", "unchanged"])]
+    usable = results["status"].isin(["ok", "unchanged"])
     models = {r["scenario_id"]: (r["model_path"] or r["model_uri"], r.get("champion_run_id") or run_id)
-              for r in usable.to_dict("records")}
-    return models, {**manifest, "source": f"run {run_id}"}
+              for r in results[usable].to_dict("records")}
+    untrained = {r["scenario_id"]: f"training run {run_id}: {r['status']}: "
+                                   f"{r['error'] if isinstance(r.get('error'), str) else ''}"
+                 for r in results[~usable].to_dict("records")}
+    return models, {**manifest, "source": f"run {run_id}"}, untrained
 
 
 def _check_sample_id(config: Config, trained: list[str] | None) -> None:

@@ -98,8 +98,10 @@ class PredictTask:
     """Scores one scenario's rows with its model: every input row gives exactly one output row (a
     prediction, or a null one with the reason in ``error``). Picklable: Spark ships it to the workers."""
 
-    def __init__(self, config: Config, models: dict[str, tuple[str, str]], columns: list[str], threads: int) -> None:
+    def __init__(self, config: Config, models: dict[str, tuple[str, str]], columns: list[str], threads: int,
+                 untrained: dict[str, str] | None = None) -> None:
         self.config, self.models, self.columns, self.threads = config, models, columns, threads
+        self.untrained = untrained or {}  # scenario_id -> why training left it without a model
 
     def __call__(self, frame: pd.DataFrame, keys: dict[str, Any]) -> pd.DataFrame:
         from automl.tracking import load_scenario_model
@@ -110,7 +112,9 @@ class PredictTask:
         passthrough = [c for c in config.predict.keep_columns if c not in ids]
         try:
             if not path:
-                raise LookupError(f"scenario {scenario_label(keys)} has no trained model (train it, or check the "
+                why = self.untrained.get(scenario_id(keys))
+                raise LookupError(f"scenario {scenario_label(keys)} has no trained model ({why})" if why else
+                                  f"scenario {scenario_label(keys)} has no trained model (train it, or check the "
                                   f"keys of the prediction input)")
             with limit_threads(self.threads):
                 scored = predict_scenario(frame, load_scenario_model(path), config)

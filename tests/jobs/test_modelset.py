@@ -70,3 +70,28 @@ def test_the_config_hash_follows_modelling_settings_only(tmp_path):
     base = config_hash(_config(tmp_path))
     assert config_hash(_config(tmp_path / "elsewhere")) == base  # output path: not a modelling setting
     assert config_hash(_config(tmp_path, families=["linear"])) != base
+
+
+def test_scenarios_without_a_champion_keep_the_latest_reason_until_one_trains(tmp_path):
+    config = _config(tmp_path)
+    first, _ = promote(None, _results({"s": "a"}, {"s": "b", "status": "skipped", "error": "too few rows: 9"}),
+                       config, run_id="r1", meta={})
+    assert first.untrained_reasons() == {"id-b": "training run r1: skipped: too few rows: 9"}
+    second, _ = promote(first, _results({"s": "a", "status": "failed", "error": "boom"},
+                                        {"s": "c", "status": "failed", "error": float("nan")}), config,
+                        run_id="r2", meta={})
+    # a keeps its champion (not untrained); b keeps run r1's reason; c's missing error is blank, not "nan"
+    assert second.untrained_reasons() == {"id-b": "training run r1: skipped: too few rows: 9",
+                                          "id-c": "training run r2: failed: "}
+    second.write(config.output_path)
+    assert ModelSet.read(config.output_path).untrained_reasons() == second.untrained_reasons()
+    third, _ = promote(second, _results({"s": "b"}), config, run_id="r3", meta={})
+    assert set(third.untrained_reasons()) == {"id-c"} and "id-b" in third.models()
+
+
+def test_a_model_set_written_before_untrained_scenarios_were_kept_reads_with_none(tmp_path):
+    config = _config(tmp_path)
+    model_set, _ = promote(None, _results({"s": "a"}), config, run_id="r1", meta={})
+    model_set.write(config.output_path)
+    (tmp_path / "model_set" / "untrained.parquet").unlink()
+    assert ModelSet.read(config.output_path).untrained_reasons() == {}

@@ -115,24 +115,29 @@ def test_selected_scenarios_only(spark, tmp_path):
 
 
 def test_prediction_input_problems_are_reported_per_scenario(spark, tmp_path):
-    history = pd.concat([_series("known", seed=1), _series("other", seed=2)])
+    history = pd.concat([_series("known", seed=1), _series("other", seed=2), _series("too_few", n=12, seed=4)])
     history.to_parquet(tmp_path / "rows.parquet")
     future = pd.concat([_series("known", n=54, seed=1).tail(6), _series("other", n=54, seed=2).tail(6),
-                        _series("unknown", n=6, seed=3)]).drop(columns=["y"])
+                        _series("unknown", n=6, seed=3), _series("too_few", n=18, seed=4).tail(6)]).drop(columns=["y"])
     future.loc[future["s"] == "other", "x"] = np.nan
     future.drop(columns=["x"]).to_parquet(tmp_path / "future_no_x.parquet")
     future.to_parquet(tmp_path / "future.parquet")
     config = _config(tmp_path / "rows.parquet", tmp_path / "out",
                      data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
                                         "predict_path": str(tmp_path / "future.parquet")}]})
-    jobs.train(config, spark=spark)
+    trained = jobs.train(config, spark=spark)
     summary = jobs.predict(config, spark=spark)
     predictions = pd.read_parquet(summary.outputs["predictions"])
     assert len(predictions) == len(future)
     by_scenario = predictions.groupby("s")["error"].first()
     assert by_scenario["known"] == "" and by_scenario["other"] == ""  # NaN features are imputed, not fatal
-    assert "has no trained model" in by_scenario["unknown"]
-    assert summary.counts == {"ok": 2, "failed": 1, "rows": 18} and summary.status == "failed"
+    assert "has no trained model (train it, or check the keys" in by_scenario["unknown"]
+    # A scenario that was trained but skipped: its rows say which run skipped it and why, not "train it".
+    assert by_scenario["too_few"].startswith(f"LookupError: scenario s=too_few has no trained model (training run "
+                                             f"{trained.run_id}: skipped: too few rows")
+    assert summary.counts == {"ok": 2, "failed": 2, "rows": 24} and summary.status == "failed"
+    by_run = pd.read_parquet(jobs.predict(config, spark=spark, run_id=trained.run_id).outputs["predictions"])
+    assert by_run.groupby("s")["error"].first()["too_few"] == by_scenario["too_few"]
 
     missing = _config(tmp_path / "rows.parquet", tmp_path / "out",
                       data={"streams": [{"name": "rows", "path": str(tmp_path / "rows.parquet"),
