@@ -13,9 +13,10 @@ risk: for squared error and log loss an average never scores worse than its memb
 next family joins while the average has the lower mean validation loss, or, for a time-indexed series, is
 better on every fold.
 
-Order of work: every naive candidate is scored on the folds; each family's defaults are scored (once per
-candidate target transform when ``models.target_transform: auto``, which then keeps the transform of the best
-of them); the tuner spends the remaining ``tuning.max_evals`` on the families' spaces. LightGBM trials stop
+Order of work: every naive candidate is scored on the folds; each family's defaults and further starts (the
+linear family with a spline basis, where :attr:`Problem.curves` allows one) are scored (once per candidate
+target transform when ``models.target_transform: auto``, which then keeps the transform of the best of them);
+the tuner spends the remaining ``tuning.max_evals`` on the families' spaces. LightGBM trials stop
 adding trees on their validation fold, and the chosen model keeps the average number of trees that helped.
 """
 from __future__ import annotations
