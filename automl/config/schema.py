@@ -17,11 +17,9 @@ from automl.config.expressions import ExpressionSection
 from automl.scenario.families import FAMILIES
 from automl.scenario.metrics import METRICS, default_metrics
 
-__all__ = [
-    "ROW_ID", "Config", "DataConfig", "ExecutionConfig", "FeaturesConfig", "JoinConfig", "MetricsConfig",
-    "MlflowConfig", "ModelsConfig", "OutputConfig", "PredictConfig", "SelectionConfig", "SparkConfig",
-    "SplitConfig", "StreamConfig", "TuningConfig",
-]
+__all__ = ["ROW_ID", "Config", "DataConfig", "ExecutionConfig", "FeaturesConfig", "JoinConfig", "MetricsConfig",
+           "MlflowConfig", "ModelsConfig", "OutputConfig", "PredictConfig", "SelectionConfig", "SparkConfig",
+           "SplitConfig", "StreamConfig", "TuningConfig"]
 
 # Added to the master DataFrame when a config has neither sample_id nor time column (a content hash).
 ROW_ID = "automl_row_id"
@@ -325,8 +323,7 @@ class Config(Section):
             yield ("models", "class_weight"), "class weights are for classification only"
         for family, params in self.models.search_space.items() if self.time_column is not None else ():
             for name in sorted(set(params) & (FAMILIES[family].curve_params if family in FAMILIES else set())):
-                yield (("models", "search_space", family, name),
-                       "acts only on inputs held to their fitted range, which a series (time_column) has none of")
+                yield ("models", "search_space", family, name), "a spline basis is for data without time_column"
 
     @rule("metrics", "task")
     def _metrics(self) -> Iterator[Problem]:
@@ -387,10 +384,8 @@ class Config(Section):
 
     @property
     def sample_id_columns(self) -> list[str]:
-        """Columns identifying a prediction row within its scenario (defaults to the time column).
-
-        With ``split.order_by`` (event data, times may repeat) the default is the row hash, not that column.
-        """
+        """Columns identifying a prediction row within its scenario: by default the time column, or the row hash
+        (no time column; also with ``split.order_by``, whose times may repeat)."""
         if self.sample_id:
             return list(self.sample_id)
         return [self.time_column] if self.time_column else [ROW_ID]

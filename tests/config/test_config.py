@@ -257,8 +257,8 @@ def test_search_space_override_for_unknown_parameter():
 def test_splines_on_a_series_are_an_error_naming_the_field():
     models = {"families": ["linear"], "search_space": {"linear": {"spline_knots": 4}}}
     assert parse(minimal(models=models, time_column=None)).models.search_space["linear"]["spline_knots"] == 4
-    with pytest.raises(ConfigError, match=re.escape("models.search_space.linear.spline_knots: acts only on inputs "
-                                                    "held to their fitted range, which a series (time_column)")):
+    with pytest.raises(ConfigError, match=re.escape("models.search_space.linear.spline_knots: a spline basis is for "
+                                                    "data without time_column (got 4)")):
         parse(minimal(models=models))
 
 
