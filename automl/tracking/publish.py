@@ -143,6 +143,8 @@ class ModelPublisher:
 
 def _model_params(family: str, params: dict[str, Any]) -> dict[str, Any]:
     """MLflow params of the shipped model: ``<family>.<name>``; an ensemble (``linear+lightgbm``, params per
-    member) gets each member's as ``<member>.<name>``, since MLflow refuses ``+`` in a key."""
-    members = params if "+" in family else {family: params}
+    member) gets each member's as ``<member>.<name>``, and a model averaged with the naive forecast
+    (``linear+naive_mean``, one set of params) its own as ``linear.<name>``: MLflow refuses ``+`` in a key."""
+    ensemble = bool(params) and all(isinstance(values, dict) for values in params.values())
+    members = params if ensemble else {family.split("+")[0]: params}
     return {f"{member}.{name}": value for member, values in members.items() for name, value in values.items()}

@@ -129,3 +129,20 @@ def test_a_classifier_too_sure_of_itself_ships_averaged_with_the_class_prior(ech
     assert fit.metrics["log_loss"] < 0.6 < 0.68 < fit.baseline["log_loss"]
     scored = predict_scenario(frame.drop(columns="churn").head(50), fit.model, config)
     assert scored["probability"].between(0.1, 0.9).all()  # the prior pulled 0.99 / 0.01 in
+
+
+def test_a_model_averaged_with_the_naive_forecast_is_logged_to_mlflow_with_its_params(echo_family, tmp_path):
+    from mlflow.tracking import MlflowClient
+
+    from automl.tracking import ModelPublisher
+
+    fit = fit_scenario(_rows(300, seed=0), {"segment": "a"}, _config())
+    assert fit.model.family == "linear+naive_mean"
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment = client.create_experiment("averaged", artifact_location=str(tmp_path / "artifacts"))
+    parent = client.create_run(experiment).info.run_id
+    published = ModelPublisher(uri, experiment, parent, str(tmp_path / "models"), _config())({"segment": "a"}, fit)
+    assert published.logging_error == ""
+    params = client.get_run(published.mlflow_run_id).data.params
+    assert params["family"] == "linear+naive_mean" and params["linear.averaged_with"] == "naive_mean"
