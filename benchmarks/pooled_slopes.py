@@ -18,7 +18,8 @@ import numpy as np
 from sklearn.linear_model import Ridge
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import quality  # noqa: E402 - the benchmark's loader and splits, next to this file
+import quality  # the benchmark's loader and splits, next to this file
+
 
 def _inputs(rows) -> np.ndarray:
     """ses, minority (0/1) and male (0/1) per pupil."""
