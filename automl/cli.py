@@ -242,12 +242,20 @@ def _print_runs(config: Any, limit: int) -> int:
 def _print_models(config: Any, limit: int) -> int:
     from automl.modelset import ModelSet
 
-    champions = ModelSet.read(config.output_path).champions
+    model_set = ModelSet.read(config.output_path)
+    champions, untrained = model_set.champions, model_set.untrained
     shown = champions[[*config.scenario_keys, "run_id", "trained_at", "best_family", "primary_metric", "score",
                        "baseline_score", "beats_baseline"]]
     print(shown.head(limit).to_string(index=False))
     if len(champions) > limit:
         print(f"... {len(champions) - limit} more (--limit)", file=sys.stderr)
+    if len(untrained):  # trained, never given a champion: predict gives their rows this reason
+        columns = [c for c in (*config.scenario_keys, "run_id", "status", "error") if c in untrained.columns]
+        print(f"\n{len(untrained)} scenarios without a champion (their latest training):")
+        ordered = untrained.sort_values([c for c in config.scenario_keys if c in untrained.columns])
+        print(ordered[columns].head(limit).to_string(index=False, max_colwidth=120))
+        if len(untrained) > limit:
+            print(f"... {len(untrained) - limit} more (--limit)", file=sys.stderr)
     return EXIT_OK
 
 

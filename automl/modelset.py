@@ -8,8 +8,8 @@ replaces only their champions; a scenario that fails or is skipped keeps its pre
 Stored under ``output.path``::
 
     model_set/champions.parquet   one row per scenario: keys, scenario_id, lineage, model location, scores
-    model_set/untrained.parquet   scenarios trained without ever getting a champion: the latest run's status and
-                                  reason, so ``predict`` can say why their rows have no prediction
+    model_set/untrained.parquet   scenarios trained without ever getting a champion: keys, the latest run, status
+                                  and reason, so ``predict`` can say why their rows have no prediction
     model_set/meta.json           format version, use case, key and target types, last run that changed it
 
 The directory is replaced whole (written beside it, then renamed), so a reader sees the old or the new set.
@@ -90,7 +90,8 @@ class ModelSet:
         os.makedirs(staging)
         pq.write_table(pa.Table.from_pandas(self.champions, preserve_index=False),
                        os.path.join(staging, "champions.parquet"))
-        pq.write_table(pa.Table.from_pandas(self.untrained[_UNTRAINED].astype(str), preserve_index=False),
+        untrained = self.untrained.astype(dict.fromkeys(_UNTRAINED, str))  # keys keep their types
+        pq.write_table(pa.Table.from_pandas(untrained, preserve_index=False),
                        os.path.join(staging, "untrained.parquet"))
         with open(os.path.join(staging, "meta.json"), "w", encoding="utf-8") as handle:
             json.dump({**self.meta, "format_version": FORMAT_VERSION}, handle, indent=2, default=str)
@@ -145,9 +146,9 @@ def promote(previous: ModelSet | None, results: pd.DataFrame, config: Config, *,
             notes[sid] = (earlier["run_id"], f"{row['status']}: {kept}")
         else:
             error = row.get("error")
-            untrained[sid] = {"scenario_id": sid, "run_id": run_id, "status": row["status"],
-                              "error": error if isinstance(error, str) else ""}
+            untrained[sid] = {**{k: row[k] for k in keys}, "scenario_id": sid, "run_id": run_id,
+                              "status": row["status"], "error": error if isinstance(error, str) else ""}
             notes[sid] = ("", f"{row['status']}: no champion")
     frame = pd.DataFrame(list(champions.values()), columns=[*keys, *_LINEAGE])
     merged = {**(previous.meta if previous else {}), **meta, "updated_by_run": run_id, "updated_at": time.time()}
-    return ModelSet(frame, merged, pd.DataFrame(list(untrained.values()), columns=_UNTRAINED)), notes
+    return ModelSet(frame, merged, pd.DataFrame(list(untrained.values()), columns=[*keys, *_UNTRAINED])), notes

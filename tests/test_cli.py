@@ -180,11 +180,20 @@ def test_train_run_listing_summary_and_an_all_skipped_run(demo_env, tmp_path):
     runs = _run("runs", "--config", DEMAND, env=demo_env)
     assert runs.returncode == 0 and runs.stdout.startswith(final["run_id"])
 
-    skipped = _run("train", "--config", DEMAND, *fast, "--set", "split.min_train_rows=10000", env=demo_env)
+    # Every scenario skipped: store 1's keep their champions, the other stores have none and say why.
+    skipped = _run("train", "--config", DEMAND, *fast[:4], "--set", "split.min_train_rows=10000", env=demo_env)
     assert skipped.returncode == 1, skipped.stderr[-3000:]
     final = json.loads(skipped.stdout.strip().splitlines()[-1])
     assert final["status"] == "failed" and final["message"].startswith("no scenario trained:")
     assert "too few rows" in final["message"]
+    models = _run("models", "--config", DEMAND, "--limit", "100", env=demo_env)
+    assert models.returncode == 0, models.stderr[-3000:]
+    table, _, untrained = models.stdout.partition(" scenarios without a champion (their latest training):\n")
+    *champions, count = [line for line in table.splitlines()[1:] if line.strip()]  # rows, then the count
+    rows = untrained.splitlines()[1:]
+    assert int(count) == len(rows) > 0 and len(champions) + len(rows) == final["counts"]["skipped"]
+    assert all(f"{final['run_id']} skipped too few rows: " in row for row in rows)
+    assert [row.split()[:2] for row in rows] == sorted(row.split()[:2] for row in rows)  # by scenario keys
 
 
 @pytest.mark.spark
