@@ -32,7 +32,7 @@ from automl.config import Config
 from automl.errors import AutoMLError
 from automl.rundir import staging_path, swap_into_place
 
-__all__ = ["FORMAT_VERSION", "ModelSet", "config_hash", "promote"]
+__all__ = ["FORMAT_VERSION", "ModelSet", "config_hash", "promote", "untrained_reason"]
 
 FORMAT_VERSION = 1
 _LINEAGE = ["scenario_id", "run_id", "trained_at", "model_path", "model_uri", "mlflow_run_id", "data_fingerprint",
@@ -106,9 +106,15 @@ class ModelSet:
         return {r["scenario_id"]: r for r in self.champions.to_dict("records")}
 
     def untrained_reasons(self) -> dict[str, str]:
-        """scenario_id -> why it has no champion, e.g. ``training run r1: skipped: too few rows ...``."""
-        return {r["scenario_id"]: f"training run {r['run_id']}: {r['status']}: {r['error']}"
+        """scenario_id -> why it has no champion (:func:`untrained_reason`)."""
+        return {r["scenario_id"]: untrained_reason(r["run_id"], r["status"], r["error"])
                 for r in self.untrained.to_dict("records")}
+
+
+def untrained_reason(run_id: str, status: str, error: Any) -> str:
+    """Why a trained scenario has no model, e.g. ``training run r1: skipped: too few rows ...`` (a missing
+    error, NaN in a results table, reads as nothing)."""
+    return f"training run {run_id}: {status}: {error if isinstance(error, str) else ''}"
 
 
 def promote(previous: ModelSet | None, results: pd.DataFrame, config: Config, *, run_id: str,

@@ -18,7 +18,7 @@ from automl.jobs.progress import TaskProgress
 from automl.jobs.scenario_task import PredictTask
 from automl.jobs.summary import JobSummary, predict_outcome
 from automl.jobs.train import _record, record_failure, run_url, spark_engine
-from automl.modelset import ModelSet
+from automl.modelset import ModelSet, untrained_reason
 from automl.results import check_key_names, prediction_columns
 from automl.rundir import RunDirectory, read_manifest
 from automl.scenario.keys import scenario_label, to_python
@@ -122,8 +122,7 @@ def trained_models(config: Config, run_id: str | None
     usable = results["status"].isin(["ok", "unchanged"])
     models = {r["scenario_id"]: (r["model_path"] or r["model_uri"], r.get("champion_run_id") or run_id)
               for r in results[usable].to_dict("records")}
-    untrained = {r["scenario_id"]: f"training run {run_id}: {r['status']}: "
-                                   f"{r['error'] if isinstance(r.get('error'), str) else ''}"
+    untrained = {r["scenario_id"]: untrained_reason(run_id, r["status"], r.get("error"))
                  for r in results[~usable].to_dict("records")}
     return models, {**manifest, "source": f"run {run_id}"}, untrained
 

@@ -22,6 +22,7 @@ adding trees on their validation fold, and the chosen model keeps the average nu
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import logging
 from dataclasses import dataclass, field
@@ -310,10 +311,8 @@ def _default_trials(spaces: dict[str, dict[str, Any]], transforms: list[str], ob
     for family, space in spaces.items():
         starts = [_clamp(start, space) for start in (FAMILIES[family].defaults, *FAMILIES[family].starts)]
         unique = [start for i, start in enumerate(starts) if start not in starts[:i]]  # clamped into one
-        for base, transform in ((start, t) for start in unique for t in transforms or [None]):
-            params = dict(base)
-            if transform is not None:
-                params[TRANSFORM_PARAM] = transform
+        for start, transform in itertools.product(unique, transforms or [None]):
+            params = start if transform is None else {**start, TRANSFORM_PARAM: transform}
             try:
                 loss = objective(family, params)
             except Exception:  # noqa: BLE001 - recorded by the objective; the tuner may still find one
