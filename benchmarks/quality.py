@@ -14,7 +14,9 @@ Each arm sees the same training rows and predicts the same holdout rows, with th
 - ``framework``: :func:`automl.scenario.pipeline.fit_scenario` on the group with a config from
   :func:`automl.config.parse_config` (defaults, plus what the data dictates: target, task, time column, the
   horizon as whole periods, ``tuning.timeout_seconds`` = the budget, ``metrics.primary: log_loss`` for
-  classification since that is the metric compared), then :func:`predict_scenario` on the holdout rows;
+  classification since that is the metric compared), then :func:`predict_scenario` on the holdout rows; where
+  the config pools slopes across scenarios (regression without time order), the training job's first pass
+  runs first over every group's training rows and its seconds are shared out over the groups;
 - ``lightgbm``: LightGBM with its library defaults, string columns as native categoricals;
 - ``flaml``: ``flaml.AutoML`` with ``time_budget`` = the budget (skipped when flaml is not installed);
 - naive forecasts: last value (the reference), seasonal naive (when the time column's frequency implies a
@@ -279,7 +281,23 @@ def framework_config(data: Dataset, split: Split, budget: float, seed: int, over
     return parse_config(document, source=f"quality:{data.name}", overrides=overrides)
 
 
-def make_framework(overrides: list[str]) -> Callable[[Dataset, Split, float, int], np.ndarray]:
+def pooled_evidence(data: Dataset, splits: list[Split], budget: float, seed: int, overrides: list[str]) -> Any:
+    """The training job's first pass (:mod:`automl.jobs.pooling`) over every group's training rows: the
+    slopes' evidence, or None when the config does not pool."""
+    from automl.scenario.pipeline import pooled_moments, pools
+    from automl.scenario.pooling import PooledEvidence
+
+    moments = {}
+    for split in splits:
+        config = framework_config(data, split, budget, seed, overrides)
+        if not pools(config):
+            return None
+        train = split.train if data.group else split.train.assign(group="all")
+        moments[str(split.key)] = pooled_moments(train, {config.scenario_keys[0]: split.key}, config)
+    return PooledEvidence.combine(m for _, m in sorted(moments.items()) if m is not None)
+
+
+def make_framework(overrides: list[str], pooled: Any = None) -> Callable[[Dataset, Split, float, int], np.ndarray]:
     def framework(data: Dataset, split: Split, budget: float, seed: int) -> np.ndarray:
         """fit_scenario on the training rows, predict_scenario on the holdout rows."""
         from automl.scenario.pipeline import fit_scenario, predict_scenario
@@ -289,7 +307,7 @@ def make_framework(overrides: list[str]) -> Callable[[Dataset, Split, float, int
         if data.group is None:
             train, test = train.assign(group="all"), test.assign(group="all")
         keys = {config.scenario_keys[0]: split.key}
-        fit = fit_scenario(train, keys, config, threads=1)
+        fit = fit_scenario(train, keys, config, threads=1, pooled=pooled)
         scored = predict_scenario(test.drop(columns=[data.target]), fit.model, config)
         if data.task == "classification":
             return scored["probability"].to_numpy(dtype="float64")
@@ -321,8 +339,9 @@ def loss(task: str, truth: np.ndarray, prediction: np.ndarray) -> float:
     return float(-np.mean(truth * np.log(p) + (1 - truth) * np.log(1 - p)))
 
 
-def arms_for(data: Dataset, overrides: list[str], with_flaml: bool) -> dict[str, Callable[..., np.ndarray]]:
-    arms: dict[str, Callable[..., np.ndarray]] = {"framework": make_framework(overrides),
+def arms_for(data: Dataset, overrides: list[str], with_flaml: bool,
+             pooled: Any = None) -> dict[str, Callable[..., np.ndarray]]:
+    arms: dict[str, Callable[..., np.ndarray]] = {"framework": make_framework(overrides, pooled),
                                                   "lightgbm": default_lightgbm}
     if with_flaml:
         arms["flaml"] = flaml_automl
@@ -434,11 +453,17 @@ def main(argv: list[str] | None = None) -> int:
     for name in [n.strip() for n in args.datasets.split(",") if n.strip()]:
         data = load_dataset(name, args.data_dir)
         splits, skipped = split_groups(data, args.max_groups, args.seed)
-        arms = arms_for(data, args.overrides, with_flaml)
+        pooling_started = time.perf_counter()
+        pooled = pooled_evidence(data, splits, args.budget_seconds, args.seed, args.overrides)
+        pooling_seconds = time.perf_counter() - pooling_started
+        arms = arms_for(data, args.overrides, with_flaml, pooled)
         scores = evaluate(data, splits, arms, args.budget_seconds, args.seed, args.rerun_groups)
+        share = pooling_seconds / max(1, len(splits))  # what the first pass cost, per group
+        scores.seconds["framework"] = [seconds + share for seconds in scores.seconds.get("framework", [])]
         report["datasets"][name] = {
             "task": data.task, "time_column": data.time, "season": data.season, "n_groups": len(splits),
             "skipped_groups": skipped, "arms": summarise(data, scores),
+            "pooled_slopes": pooled.describe() if pooled is not None else None,
             "rerun_identical": f"{sum(scores.rerun_identical)}/{len(scores.rerun_identical)}",
             "errors": {arm: errors[:5] for arm, errors in scores.errors.items()},
             "per_group": {"groups": [str(g) for g in scores.groups], "losses": scores.losses},

@@ -149,6 +149,8 @@ class ModelsConfig(Section):
     class_weight: Literal["none", "balanced"] = "none"
     # When a new model replaces the scenario's champion: always, or only when it beats its naive baseline.
     promote: Literal["always", "beats_baseline"] = "always"
+    # Regression without time order: slopes fitted on the other scenarios, where they help across scenarios.
+    pooled_slopes: bool = True
 
     @rule("families", "search_space")
     def _known_families(self) -> Iterator[Problem]:
@@ -362,8 +364,7 @@ class Config(Section):
     @property
     def horizon(self) -> int:
         """Periods a model must forecast ahead without seeing the target: the larger holdout."""
-        sizes = [s for s in (self.split.test_size, self.split.validation_size) if isinstance(s, int)]
-        return max(sizes, default=1)
+        return max((s for s in (self.split.test_size, self.split.validation_size) if isinstance(s, int)), default=1)
 
     @property
     def split_method(self) -> str:

@@ -42,6 +42,10 @@ class Scenarios(Protocol):
     def head(self, n: int) -> pd.DataFrame:
         """The first ``n`` rows."""
 
+    def summarise(self, todo: pd.DataFrame, task: Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]],
+                  columns: list[tuple[str, str]]) -> pd.DataFrame:
+        """Run ``task`` over the scenarios of ``todo`` in parallel: ``scenario_id`` and ``columns`` per scenario."""
+
     def train(self, todo: pd.DataFrame, task: Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]],
               columns: list[tuple[str, str]], *, checkpoints: str, attempt: int) -> pd.DataFrame:
         """Run ``task`` over the scenarios of ``todo`` in parallel; their result rows."""

@@ -16,6 +16,7 @@ from automl.config import Config
 from automl.results import STEPS, Published, fit_row, problem_row
 from automl.scenario.keys import scenario_id, scenario_label, scenario_seed
 from automl.scenario.pipeline import ScenarioFit, Stopwatch, fit_scenario, predict_scenario
+from automl.scenario.pooling import PooledEvidence
 from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
 
 __all__ = ["FAULT_INJECTION_VARIABLE", "InjectedFault", "PredictTask", "ScenarioContext", "train_one"]
@@ -40,6 +41,7 @@ class ScenarioContext:
         deadline: epoch seconds after which tuning stops early (global job deadline), or None.
         publish: saves and logs a fitted scenario; None keeps the model in memory only.
         fault_fraction: test hook (see ``FAULT_INJECTION_VARIABLE``); 0 in every real run.
+        pooled: every scenario's moments summed (:mod:`automl.scenario.pooling`), or None.
     """
 
     config: Config
@@ -48,6 +50,7 @@ class ScenarioContext:
     deadline: float | None = None
     publish: Callable[..., Published] | None = None
     fault_fraction: float = 0.0
+    pooled: PooledEvidence | None = None
 
     @staticmethod
     def injected_faults() -> float:
@@ -72,7 +75,7 @@ def train_one(frame: pd.DataFrame, keys: dict[str, Any], context: ScenarioContex
         _inject_fault(context, keys)
         with limit_threads(context.threads):
             fit = fit_scenario(frame, keys, config, threads=context.threads, deadline=context.deadline,
-                               seconds=seconds)
+                               seconds=seconds, pooled=context.pooled)
         row.update(fit_row(fit, config))
         if context.publish is not None:
             with Stopwatch(seconds)("publish"):

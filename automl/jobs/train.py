@@ -1,7 +1,8 @@
 """The training job: decide what to train, train it through the engine, record the run and the champions.
 
 Data flow: config -> master frame (engine) -> statistics -> what to train (checks, resume, changed-only)
--> scenario rows (engine, in parallel) -> results row per scenario -> results table, holdout table, model set,
+-> slopes pooled across scenarios (a first pass, when they share them) -> scenario rows (engine, in parallel)
+-> results row per scenario -> results table, holdout table, model set,
 report, manifest, MLflow parent run.
 """
 from __future__ import annotations
@@ -20,6 +21,7 @@ from automl.config import Config, redact, redact_config, secret_values
 from automl.errors import AutoMLError, DataError
 from automl.jobs.engine import Engine, Selection
 from automl.jobs.outputs import publish_report, write_holdout
+from automl.jobs.pooling import pooled_evidence
 from automl.jobs.progress import Progress
 from automl.jobs.scenario_task import ScenarioContext, train_one
 from automl.jobs.summary import JobSummary, human_summary, train_outcome
@@ -98,9 +100,13 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
         publisher = ModelPublisher(job.uri, job.experiment_id, run_id, run_dir.models, config,
                                    config.mlflow.log_models)
         deadline = started + config.execution.deadline_seconds if config.execution.deadline_seconds else None
-        context = ScenarioContext(config, run_id=run_id, threads=engine.threads, deadline=deadline,
-                                  publish=publisher, fault_fraction=ScenarioContext.injected_faults())
         to_train = stats[stats["scenario_id"].isin(set(todo.train))]
+        # Pooled over every scenario it can model, also those an earlier attempt finished: the same slopes.
+        pooled = pooled_evidence(scenarios, stats[~stats["scenario_id"].isin(set(todo.rejected))], config) \
+            if len(to_train) else None
+        context = ScenarioContext(config, run_id=run_id, threads=engine.threads, deadline=deadline,
+                                  publish=publisher, fault_fraction=ScenarioContext.injected_faults(),
+                                  pooled=pooled)
         with Progress(run_dir.checkpoints, total=len(stats), todo=len(to_train), bar=progress):
             trained = scenarios.train(to_train, functools.partial(train_one, context=context), columns,
                                       checkpoints=run_dir.checkpoints, attempt=attempt)
@@ -132,7 +138,7 @@ def train(config: Config, *, engine: Engine | None = None, spark: Any = None, se
                     "'automl train --resume %s' uploads them", unlogged, run_dir.models, run_id)
     details = {**outcome.details, "data_fingerprint": fingerprint, "attempt": attempt,
                "tracking_uri": redact(job.uri, secrets), "mlflow_run_url": redact(run_url(job), secrets),
-               "logging_errors": unlogged}
+               "logging_errors": unlogged, "pooled_slopes": pooled.describe() if pooled is not None else None}
     wall = round(time.time() - started, 2)
     manifest = record(status=outcome.status, finished_at=time.time(), wall_seconds=wall, counts=counts,
                       outputs=outputs, message=outcome.message, **details)

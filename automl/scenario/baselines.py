@@ -1,6 +1,7 @@
 """Naive forecasts: the bar every tuned model must clear, and the model a scenario ships when none does.
 
-A naive model reads only the target. Time-indexed data gets a damped trend (its default), the theta method,
+A naive model reads only the target (``pooled_slopes`` also the effect of slopes pooled across scenarios,
+:mod:`automl.scenario.pooling`, then the default in place of the mean). Time-indexed data gets a damped trend (its default), the theta method,
 last value, seasonal naive and a window mean; other data the mean or median (regression) or the class prior
 (classification). Each is fitted on the rows before a forecast origin and predicts rows ``steps`` periods
 after it, so the same object scores the validation folds, the holdout and, after :meth:`NaiveModel.observe`
@@ -30,7 +31,7 @@ import pandas as pd
 
 __all__ = ["NaiveModel", "infer_season_length", "naive_candidates"]
 
-_KINDS = ("damped", "last", "seasonal", "window", "theta", "mean", "median", "prior")
+_KINDS = ("damped", "last", "seasonal", "window", "theta", "mean", "median", "prior", "pooled")
 # Smoothing weights simple exponential smoothing chooses from (by one-step-ahead squared error).
 _ALPHAS = (0.05, 0.1, 0.2, 0.3, 0.5, 0.7, 0.9, 1.0)
 # The damped trend's grid: level and trend weights and the damping factor, chosen together by one-step-ahead
@@ -53,11 +54,14 @@ class NaiveModel:
         kind: ``damped``, ``last``, ``seasonal``, ``window``, ``theta``, ``mean``, ``median`` or ``prior``.
         season: season length (``damped``, ``seasonal``, ``theta``; 0: none) or window length (``window``).
         n_classes: classes of a ``prior`` (classification).
+        column: the input holding the pooled slopes' effect (``pooled``: the mean of the fitted rows plus
+            that effect's distance from its own mean there; :mod:`automl.scenario.pooling`).
     """
 
     kind: str
     season: int = 0
     n_classes: int = 0
+    column: int = -1
     state_: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def __post_init__(self) -> None:
@@ -66,7 +70,8 @@ class NaiveModel:
 
     @property
     def name(self) -> str:
-        return {"damped": "damped_trend", "theta": "theta"}.get(self.kind, f"naive_{self.kind}")
+        return {"damped": "damped_trend", "theta": "theta", "pooled": "pooled_slopes"}.get(self.kind,
+                                                                                          f"naive_{self.kind}")
 
     @property
     def classes_(self) -> np.ndarray:
@@ -77,6 +82,8 @@ class NaiveModel:
         y = np.asarray(y)
         if self.kind == "prior":
             self.state_ = {"prior": np.bincount(y.astype("int64"), minlength=self.n_classes) / len(y)}
+        elif self.kind == "pooled":
+            self.state_ = {"level": float(np.mean(y - np.asarray(x)[:, self.column]))}
         elif self.kind in ("mean", "median"):
             self.state_ = {"level": float(np.mean(y) if self.kind == "mean" else np.median(y))}
         elif self.kind == "window":
@@ -112,6 +119,8 @@ class NaiveModel:
             phi = state["phi"]  # the trend's sum over the horizon, phi + phi^2 + ... + phi^steps
             trend = state["trend"] * phi * (1.0 - phi ** steps.astype("float64")) / (1.0 - phi)
             return 0.5 * (state["level"] + trend) * factors + 0.5 * state["last"]
+        if self.kind == "pooled":
+            return self.state_["level"] + np.asarray(x)[:, self.column]
         return np.full(n, self.state_["level"], dtype="float64")
 
     def predict_proba(self, x: Any) -> np.ndarray:
@@ -119,7 +128,7 @@ class NaiveModel:
 
 
 def naive_candidates(task: str, *, time_indexed: bool, ordered: bool, season: int | None, window: int,
-                     n_classes: int = 0, validated: bool = True) -> list[NaiveModel]:
+                     n_classes: int = 0, validated: bool = True, pooled: int | None = None) -> list[NaiveModel]:
     """The naive models worth comparing for a scenario; the first is its default forecast, which another
     replaces only by validating better on every fold (:func:`automl.scenario.search.search`).
 
@@ -131,9 +140,14 @@ def naive_candidates(task: str, *, time_indexed: bool, ordered: bool, season: in
         window: rows the window mean averages.
         validated: False when the validation rows are too few to compare forecasts: only the simplest one
             (class prior, last value, mean), which the scenario then ships.
+        pooled: the input holding the effect of slopes pooled across scenarios, trusted across scenarios
+            (:mod:`automl.scenario.pooling`): its forecast is the default in place of the mean.
     """
     if task == "classification":
         return [NaiveModel("prior", n_classes=n_classes)]
+    if pooled is not None and not time_indexed:
+        default = NaiveModel("pooled", column=pooled)
+        return [default] if not validated else [default, NaiveModel("mean"), NaiveModel("median")]
     if not validated:
         return [NaiveModel("last" if time_indexed else "mean")]
     if time_indexed:

@@ -20,6 +20,7 @@ import numpy as np
 import pandas as pd
 
 from automl.scenario.encoding import calendar_parts, column_kinds, convert_like
+from automl.scenario.pooling import POOLED_EFFECT, PooledEffect
 
 if TYPE_CHECKING:
     from automl.config import FeaturesConfig
@@ -41,11 +42,12 @@ class FeatureEnricher:
         exclude: identifier columns that must never become features (scenario keys, sample ids).
         target_lags, target_windows: override the settings' lags and windows (per-scenario defaults).
         trend: add ``trend``, the periods since the first training row (needs ``time_column``).
+        pooled: slopes fitted on the other scenarios (:mod:`automl.scenario.pooling`), added as ``pooled_effect``.
     """
 
     def __init__(self, settings: FeaturesConfig, *, target: str, time_column: str | None, horizon: int,
                  exclude: list[str], target_lags: list[int] | None = None, target_windows: list[int] | None = None,
-                 trend: bool = False) -> None:
+                 trend: bool = False, pooled: PooledEffect | None = None) -> None:
         self.settings = settings
         self.target = target
         self.time_column = time_column
@@ -56,6 +58,7 @@ class FeatureEnricher:
         self.target_windows = list(settings.target_windows if target_windows is None else target_windows) \
             if usable else []
         self.trend = trend and usable
+        self.pooled = pooled
 
     def fit(self, frame: pd.DataFrame) -> FeatureEnricher:
         """Decide the raw columns and feature definitions from (training) rows sorted by time."""
@@ -106,7 +109,10 @@ class FeatureEnricher:
         else:
             computed = self._compute(rows.reset_index(drop=True))
         computed.index = frame.index
-        return self._encode(computed)
+        encoded = self._encode(computed)
+        if self.pooled is not None:
+            encoded[POOLED_EFFECT] = self.pooled.transform(frame)
+        return encoded
 
     def _define(self, frame: pd.DataFrame) -> list:
         import featuretools as ft

@@ -22,17 +22,20 @@ from automl.scenario.features import FeatureEnricher
 from automl.scenario.importance import feature_importances
 from automl.scenario.keys import scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
-from automl.scenario.model import ScenarioModel, encode_labels
+from automl.scenario.model import ScenarioModel
+from automl.scenario.pooling import POOLED_EFFECT, Moments, PooledEffect, PooledEvidence, design
 from automl.scenario.search import (Problem, SearchResult, fit, fit_member, member_name, predict, search,
                                    steps_after)
 from automl.scenario.select import select_features
 from automl.scenario.split import holdout_split, validation_folds
+from automl.scenario.targets import check_fold_classes, parse_target
 from automl.scenario.transforms import Ensemble
 
 if TYPE_CHECKING:
     from automl.config import Config
 
-__all__ = ["PIPELINE_STEPS", "ScenarioFit", "Stopwatch", "fit_scenario", "predict_scenario", "prepare_rows"]
+__all__ = ["PIPELINE_STEPS", "ScenarioFit", "Stopwatch", "fit_scenario", "pooled_moments", "pools", "predict_scenario",
+           "prepare_rows"]
 
 # The steps fit_scenario times, in order (the job layer adds its own "publish").
 PIPELINE_STEPS = ("split", "features", "select", "tune", "refit", "evaluate")
@@ -113,38 +116,40 @@ def prepare_rows(frame: pd.DataFrame, config: Config, *, training: bool) -> pd.D
 
 
 def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, threads: int = 1,
-                 deadline: float | None = None, seconds: dict[str, float] | None = None) -> ScenarioFit:
-    """Train, tune and evaluate one scenario; raises :class:`ScenarioError` for data it cannot model."""
+                 deadline: float | None = None, seconds: dict[str, float] | None = None,
+                 pooled: PooledEvidence | None = None) -> ScenarioFit:
+    """Train, tune and evaluate one scenario; raises :class:`ScenarioError` for data it cannot model.
+
+    ``pooled``: every scenario's :func:`pooled_moments` combined (when :func:`pools`), so this one can use
+    slopes fitted on the others (:mod:`automl.scenario.pooling`); None or untrusted: its own rows only.
+    """
     seconds = {} if seconds is None else seconds
     watch = Stopwatch(seconds)
     seed = scenario_seed(config.tuning.seed, keys)
     if deadline is not None and time.time() >= deadline:
         raise ScenarioError("the job deadline (execution.deadline_seconds) passed before this scenario started")
     task, target, time_column = config.task, config.target, config.time_column
-    ordered = time_column is not None or _order_by(config) is not None
+    ordered = time_column is not None or config.split.order_by is not None
     with watch("split"):
-        rows = prepare_rows(frame, config, training=True)
-        labels, classes = _targets(rows[target], config)
-        few = checks.too_few_rows(len(rows), config)
-        if few:
-            raise ScenarioError(few)
+        rows, labels, classes, train, test = _holdout(frame, config, seed)
         method = config.split_method
-        train, test = holdout_split(rows, method=method, size=config.split.test_size, target=target, seed=seed,
-                                    min_train_rows=config.split.min_train_rows)
         folds = [(train[i], train[v]) for i, v in validation_folds(
             rows.iloc[train], method=method, size=config.split.validation_size, folds=config.split.validation_folds,
             target=target, seed=seed + 1, min_train_rows=max(2, len(train) // 4))]
         if classes is not None:
-            _check_fold_classes(labels, folds, config.primary_metric)
+            check_fold_classes(labels, folds, config.primary_metric)
         horizon = max(len(test), *(len(v) for _, v in folds)) if ordered else 1
         season = _season(config, rows, folds)
     with watch("features"):
-        enricher = _enricher(config, horizon, season).fit(rows.iloc[train])
+        effect = _pooled_effect(pooled, rows.iloc[train], labels[train], config) if pools(config) else None
+        enricher = _enricher(config, horizon, season, effect).fit(rows.iloc[train])
         features = enricher.transform(rows)
     with watch("select"):
         selected = select_features(features.iloc[train], labels[train], task=task,
                                    method=config.selection.method, max_features=config.selection.max_features,
                                    seed=seed, threads=threads)
+        if effect is not None and POOLED_EFFECT not in selected:
+            selected.append(POOLED_EFFECT)  # the default forecast reads it
         if not selected:
             raise ScenarioError("no informative feature: every candidate column is constant or empty")
         # Models get plain float arrays: feature names such as "LAG(units, week, periods=4)" break LightGBM.
@@ -159,7 +164,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
             budget = max(1.0, min(budget, deadline - time.time()))
         validated = sum(len(v) for _, v in folds) >= config.split.min_validation_rows
         candidates = naive_candidates(task, time_indexed=time_column is not None, ordered=ordered, season=season,
-                                      window=season or horizon, n_classes=problem.n_classes, validated=validated)
+                                      window=season or horizon, n_classes=problem.n_classes, validated=validated,
+                                      pooled=selected.index(POOLED_EFFECT) if effect is not None else None)
         outcome = search(problem, config, candidates, _transforms(config, labels, ordered), budget, tune=validated)
     with watch("refit"):
         estimator = _final(problem, outcome, train)
@@ -220,8 +226,49 @@ def predict_scenario(frame: pd.DataFrame, model: ScenarioModel, config: Config) 
     return pd.concat([ids, scored], axis=1)
 
 
-def _order_by(config: Config) -> str | None:
-    return getattr(config.split, "order_by", None)
+def pools(config: Config) -> bool:
+    """Whether scenarios share slopes (``models.pooled_slopes``): regression without time order, where every
+    scenario's rows are a sample of the same kind of units (pupils, houses, customers)."""
+    return (config.models.pooled_slopes and config.task == "regression" and config.time_column is None
+            and config.split.order_by is None)
+
+
+def pooled_moments(frame: pd.DataFrame, keys: dict[str, Any], config: Config) -> Moments | None:
+    """The first pass of pooling: the moments of the rows :func:`fit_scenario` will train on (the same split),
+    or None for a scenario it would skip."""
+    try:
+        rows, labels, _, train, _ = _holdout(frame, config, scenario_seed(config.tuning.seed, keys))
+    except ScenarioError:
+        return None
+    return Moments.of(design(rows.iloc[train], _not_inputs(config)), labels[train])
+
+
+def _holdout(frame: pd.DataFrame, config: Config,
+             seed: int) -> tuple[pd.DataFrame, np.ndarray, list[Any] | None, np.ndarray, np.ndarray]:
+    """Rows in canonical order, their labels and classes, and the training and holdout positions."""
+    rows = prepare_rows(frame, config, training=True)
+    labels, classes = parse_target(rows[config.target], config)
+    few = checks.too_few_rows(len(rows), config)
+    if few:
+        raise ScenarioError(few)
+    train, test = holdout_split(rows, method=config.split_method, size=config.split.test_size, target=config.target,
+                                seed=seed, min_train_rows=config.split.min_train_rows)
+    return rows, labels, classes, train, test
+
+
+def _not_inputs(config: Config) -> list[str]:
+    """Columns never read as model inputs: the target, time, keys, sample ids and ``features.drop_columns``."""
+    return [config.target, *([config.time_column] if config.time_column else []), *config.scenario_keys,
+            *config.sample_id_columns, *config.features.drop_columns]
+
+
+def _pooled_effect(pooled: PooledEvidence | None, train: pd.DataFrame, labels: np.ndarray,
+                   config: Config) -> PooledEffect | None:
+    """The slopes of every other scenario (its own moments subtracted), when the evidence is trusted."""
+    if pooled is None or not pooled.trusted:
+        return None
+    own = Moments.of(design(train, _not_inputs(config)), labels)
+    return PooledEffect(pooled.slopes_without(own)).fit(train)
 
 
 def _canonical_order(rows: pd.DataFrame, config: Config) -> np.ndarray:
@@ -232,49 +279,12 @@ def _canonical_order(rows: pd.DataFrame, config: Config) -> np.ndarray:
         hashed = pd.util.hash_pandas_object(identity, index=False).to_numpy()
     except TypeError:  # unhashable cells (lists, dicts): hash their text
         hashed = pd.util.hash_pandas_object(identity.astype(str), index=False).to_numpy()
-    order_by = _order_by(config)
+    order_by = config.split.order_by
     if order_by is None:
         return np.argsort(hashed, kind="stable")
     if order_by not in rows.columns:
         raise ScenarioError(checks.missing_column("split.order_by", order_by))
     return np.lexsort((hashed, pd.to_datetime(rows[order_by], errors="coerce").to_numpy()))
-
-
-def _targets(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
-    target = config.target
-    if config.task == "regression":
-        numeric = pd.to_numeric(values, errors="coerce")
-        if numeric.isna().any():
-            raise ScenarioError(f"target {target!r} is not numeric (e.g. {values[numeric.isna()].iloc[0]!r})")
-        if config.models.target_transform == "log1p" and (numeric < 0).any():
-            raise ScenarioError(f"models.target_transform 'log1p' needs a non-negative target; {target!r} "
-                                f"has {int((numeric < 0).sum())} negative values")
-        if numeric.nunique() < 2:
-            raise ScenarioError(checks.constant_target(target, numeric.iloc[0], "regression"))
-        return numeric.to_numpy(dtype="float64"), None
-    n_labels = values.nunique()
-    if pd.api.types.is_float_dtype(values):
-        continuous = checks.continuous_labels(target, n_labels, len(values))
-        if continuous:
-            raise ScenarioError(continuous)
-    positive = config.metrics.positive_class
-    codes, classes = encode_labels(values, positive)
-    if len(classes) < 2:
-        raise ScenarioError(checks.single_class(target, classes[0]))
-    if positive is not None and not any(c == positive or str(c) == str(positive) for c in classes):
-        raise ScenarioError(checks.unknown_positive_class(positive, classes))
-    return codes, classes
-
-
-def _check_fold_classes(labels: np.ndarray, folds: list[tuple[np.ndarray, np.ndarray]], primary: str) -> None:
-    """Classification tuning needs two classes to fit on, and two to rank by roc_auc."""
-    for inner, valid in folds:
-        if len(np.unique(labels[inner])) < 2:
-            raise ScenarioError("the tuning rows hold a single class: nothing to learn from them "
-                                "(use a larger split.validation_size or more history)")
-        if primary == "roc_auc" and len(np.unique(labels[valid])) < 2:
-            raise ScenarioError("the validation rows hold a single class, so roc_auc cannot rank models "
-                                "(use a larger split.validation_size or another metrics.primary)")
 
 
 def _season(config: Config, rows: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> int | None:
@@ -292,7 +302,7 @@ def _season(config: Config, rows: pd.DataFrame, folds: list[tuple[np.ndarray, np
     return season
 
 
-def _enricher(config: Config, horizon: int, season: int | None) -> FeatureEnricher:
+def _enricher(config: Config, horizon: int, season: int | None, pooled: PooledEffect | None) -> FeatureEnricher:
     """With a time column and no lags configured: target lags from the horizon on, a seasonal lag, a trend."""
     exclude = [*config.scenario_keys, *(c for c in config.sample_id_columns if c != config.time_column)]
     settings = config.features
@@ -304,7 +314,8 @@ def _enricher(config: Config, horizon: int, season: int | None) -> FeatureEnrich
         if season:
             lags.append(season * -(-horizon // season))  # the first multiple of the season >= the horizon
     return FeatureEnricher(settings, target=config.target, time_column=config.time_column, horizon=horizon,
-                           exclude=exclude, target_lags=sorted(set(lags)) if lags else None, trend=defaults)
+                           exclude=exclude, target_lags=sorted(set(lags)) if lags else None, trend=defaults,
+                           pooled=pooled)
 
 
 def _transforms(config: Config, labels: np.ndarray, ordered: bool) -> list[str]:

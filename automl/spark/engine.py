@@ -26,7 +26,8 @@ from automl.scenario.keys import scenario_id, to_python
 from automl.spark.planning import BUCKET, PACK, distribute, plan_partitions
 from automl.spark.session import cores_of, get_spark, task_cpus
 from automl.spark.warmup import warm_up_workers
-from automl.spark.worker import PredictPacks, PredictTask, TrainPacks, TrainTask, one_argument
+from automl.spark.worker import (PredictPacks, PredictTask, SummaryPacks, SummaryTask, TrainPacks, TrainTask,
+                                 one_argument)
 
 __all__ = ["SparkEngine", "SparkScenarios"]
 
@@ -137,6 +138,14 @@ class SparkScenarios:
     def head(self, n: int) -> pd.DataFrame:
         """A few rows (a registered model's input example)."""
         return self.master.limit(n).toPandas()
+
+    def summarise(self, todo: pd.DataFrame, task: SummaryTask, columns: list[tuple[str, str]]) -> pd.DataFrame:
+        """Run ``task`` on each scenario of ``todo`` (statistics rows); ``scenario_id`` and ``columns`` of each."""
+        columns = [("scenario_id", "string"), *columns]
+        schema = self.engine.schema(columns)
+        packs = SummaryPacks(task, self.config.scenario_keys, schema.fieldNames())
+        return self._distributed(todo, "summary").groupBy(BUCKET, PACK).applyInPandas(one_argument(packs),
+                                                                                       schema).toPandas()
 
     def train(self, todo: pd.DataFrame, task: TrainTask, columns: list[tuple[str, str]], *, checkpoints: str,
               attempt: int) -> pd.DataFrame:

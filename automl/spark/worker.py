@@ -18,12 +18,13 @@ from automl.rundir import read_checkpoint, write_checkpoint
 from automl.scenario.keys import scenario_id, scenario_label, scenario_slug, to_python
 from automl.spark.planning import BUCKET, PACK
 
-__all__ = ["PredictPacks", "TrainPacks", "executor_id", "one_argument", "scenarios_of"]
+__all__ = ["PredictPacks", "SummaryPacks", "TrainPacks", "executor_id", "one_argument", "scenarios_of"]
 
 log = logging.getLogger(__name__)
 
 TrainTask = Callable[..., dict[str, Any]]  # (rows, keys, *, retry) -> results-row columns
 PredictTask = Callable[[pd.DataFrame, dict[str, Any]], pd.DataFrame]
+SummaryTask = Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]  # (rows, keys) -> a few columns
 
 
 class TrainPacks:
@@ -69,6 +70,19 @@ class TrainPacks:
     def _checkpointed(self, slug: str) -> dict[str, Any] | None:
         row = read_checkpoint(self.checkpoints, slug)
         return row if row is not None and row.get("attempt") == self.attempt else None
+
+
+class SummaryPacks:
+    """One row per scenario of a pack: its ``scenario_id`` and what ``task`` returns (no checkpoint: cheap to
+    compute again)."""
+
+    def __init__(self, task: SummaryTask, keys: list[str], columns: list[str]) -> None:
+        self.task, self.keys, self.columns = task, keys, columns
+
+    def __call__(self, pack: pd.DataFrame) -> pd.DataFrame:
+        rows = [{**self.task(frame, keys), "scenario_id": scenario_id(keys)} for keys, frame in
+                scenarios_of(pack, self.keys)]
+        return pd.DataFrame(rows, columns=self.columns)
 
 
 class PredictPacks:

@@ -1,0 +1,43 @@
+"""The first pass of a training job whose scenarios share slopes (:mod:`automl.scenario.pooling`)."""
+from __future__ import annotations
+
+import functools
+import logging
+from typing import Any
+
+import pandas as pd
+
+from automl.config import Config
+from automl.jobs.engine import Scenarios
+from automl.scenario.keys import scenario_label
+from automl.scenario.pipeline import pooled_moments, pools
+from automl.scenario.pooling import MIN_GAIN, Moments, PooledEvidence
+
+__all__ = ["pooled_evidence"]
+
+log = logging.getLogger(__name__)
+
+
+def pooled_evidence(scenarios: Scenarios, todo: pd.DataFrame, config: Config) -> PooledEvidence | None:
+    """The moments of every scenario of ``todo`` (statistics rows), summed on the driver; None when the
+    config does not pool (:func:`automl.scenario.pipeline.pools`) or there is nothing to train."""
+    if not pools(config) or todo.empty:
+        return None
+    rows = scenarios.summarise(todo, functools.partial(_moments, config=config), [("moments", "string")])
+    texts = rows.sort_values("scenario_id", kind="stable")["moments"]  # the same sums whatever the task order
+    evidence = PooledEvidence.combine(Moments.from_json(text) for text in texts if isinstance(text, str))
+    log.info("slopes pooled over %d scenarios (%d inputs) remove %.1f%% of the scenario means' squared error "
+             "and help %.0f%% of the scenarios: %s", evidence.scenarios, len(evidence.names), 100 * evidence.gain,
+             100 * evidence.helped, "used" if evidence.trusted else f"not used (they must remove {MIN_GAIN:.0%} and help half)")
+    return evidence
+
+
+def _moments(frame: pd.DataFrame, keys: dict[str, Any], *, config: Config) -> dict[str, Any]:
+    """One scenario's moments as JSON; None when it has none to give (the training pass reports why)."""
+    try:
+        moments = pooled_moments(frame, keys, config)
+    except Exception as exc:  # one scenario's data never stops the others: it just adds nothing
+        log.warning("scenario %s adds nothing to the pooled slopes: %s: %s", scenario_label(keys),
+                    type(exc).__name__, exc)
+        return {"moments": None}
+    return {"moments": moments.to_json() if moments is not None else None}
