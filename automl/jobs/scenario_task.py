@@ -15,9 +15,9 @@ import pandas as pd
 from automl.config import Config
 from automl.results import STEPS, Published, fit_row, problem_row
 from automl.scenario.keys import scenario_id, scenario_label, scenario_seed
-from automl.scenario.pipeline import ScenarioFit, Stopwatch, fit_scenario, predict_scenario
+from automl.scenario.pipeline import ScenarioFit, fit_scenario, predict_scenario
 from automl.scenario.pooling import PooledEvidence
-from automl.scenario.resources import limit_threads, peak_rss_mb, reset_peak_rss
+from automl.scenario.resources import Stopwatch, limit_threads, peak_rss_mb, reset_peak_rss
 
 __all__ = ["FAULT_INJECTION_VARIABLE", "InjectedFault", "PredictTask", "ScenarioContext", "train_one"]
 

@@ -24,6 +24,7 @@ from automl.scenario.keys import scenario_seed
 from automl.scenario.metrics import METRICS, compute_metrics, to_loss
 from automl.scenario.model import ScenarioModel
 from automl.scenario.pooling import POOLED_EFFECT, Moments, PooledEffect, PooledEvidence, design
+from automl.scenario.resources import Stopwatch
 from automl.scenario.search import (Problem, SearchResult, fit, fit_member, member_name, predict, search,
                                    steps_after)
 from automl.scenario.select import select_features
@@ -34,7 +35,7 @@ from automl.scenario.transforms import Ensemble
 if TYPE_CHECKING:
     from automl.config import Config
 
-__all__ = ["PIPELINE_STEPS", "ScenarioFit", "Stopwatch", "fit_scenario", "pooled_moments", "pools", "predict_scenario",
+__all__ = ["PIPELINE_STEPS", "ScenarioFit", "fit_scenario", "pooled_moments", "pools", "predict_scenario",
            "prepare_rows"]
 
 # The steps fit_scenario times, in order (the job layer adds its own "publish").
@@ -66,24 +67,6 @@ class ScenarioFit:
     holdout: pd.DataFrame = field(default_factory=pd.DataFrame)
     importances: dict[str, float] = field(default_factory=dict)
     rejected: str = ""
-
-
-class Stopwatch:
-    """Adds the wall time of each ``with watch("step"):`` block to ``seconds[step]``."""
-
-    def __init__(self, seconds: dict[str, float]) -> None:
-        self.seconds = seconds
-        self._step = ""
-
-    def __call__(self, step: str) -> Stopwatch:
-        self._step = step
-        return self
-
-    def __enter__(self) -> None:
-        self._started = time.perf_counter()
-
-    def __exit__(self, *_: object) -> None:
-        self.seconds[self._step] = self.seconds.get(self._step, 0.0) + time.perf_counter() - self._started
 
 
 def prepare_rows(frame: pd.DataFrame, config: Config, *, training: bool) -> pd.DataFrame:
@@ -201,6 +184,8 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
             estimator.observe(labels)  # forecasts start after the latest row, like the lags do
         enricher.remember_history(rows)
     family, params = _describe(outcome)
+    if family == "pooled_slopes":
+        params = effect.describe()
     model = ScenarioModel(task, dict(keys), enricher, selected, estimator, family, params, classes,
                           ordered=ordered, calibration=calibration)
     leaderboard = outcome.leaderboard(lambda loss: -loss if METRICS[problem.primary].greater_is_better else loss)

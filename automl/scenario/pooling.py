@@ -21,6 +21,7 @@ counts as the scenario's mean (no contribution).
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from typing import Any, Iterable
 
@@ -180,6 +181,10 @@ class PooledEffect:
             effect += self.slopes[name] * np.where(np.isfinite(centred), centred, 0.0)
         return effect
 
+    def describe(self) -> dict[str, float]:
+        """The slopes by input, ``column`` or ``column.level`` (``best_params``; MLflow's characters only)."""
+        return {_label(name): round(value, 6) for name, value in self.slopes.items()}
+
     def _inputs(self, rows: pd.DataFrame) -> dict[str, np.ndarray]:
         values = {}
         for name in self.slopes:
@@ -198,6 +203,11 @@ def _name(source: Input) -> str:
 def _parse(name: str) -> Input:
     column, level = json.loads(name)
     return column, level
+
+
+def _label(name: str) -> str:
+    column, level = _parse(name)
+    return re.sub(r"[^\w.\- ]", "_", column if level is None else f"{column}.{level}")
 
 
 def _numbers(column: pd.Series) -> np.ndarray:

@@ -1,13 +1,14 @@
-"""Cores and memory of the process running a scenario."""
+"""Cores, memory and wall time of the process running a scenario."""
 from __future__ import annotations
 
 import contextlib
 import os
 import resource
 import sys
+import time
 from typing import Any, Iterator
 
-__all__ = ["limit_threads", "peak_rss_mb", "reset_peak_rss"]
+__all__ = ["Stopwatch", "limit_threads", "peak_rss_mb", "reset_peak_rss"]
 
 _THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 
@@ -53,3 +54,21 @@ def peak_rss_mb() -> float:
                 if line.startswith("VmHWM:"):
                     return int(line.split()[1]) / 1024.0
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+class Stopwatch:
+    """Adds the wall time of each ``with watch("step"):`` block to ``seconds[step]``."""
+
+    def __init__(self, seconds: dict[str, float]) -> None:
+        self.seconds = seconds
+        self._step = ""
+
+    def __call__(self, step: str) -> Stopwatch:
+        self._step = step
+        return self
+
+    def __enter__(self) -> None:
+        self._started = time.perf_counter()
+
+    def __exit__(self, *_: object) -> None:
+        self.seconds[self._step] = self.seconds.get(self._step, 0.0) + time.perf_counter() - self._started

@@ -117,6 +117,9 @@ def test_a_trusted_pooled_default_ships_and_predicts_the_same_after_pickling():
     slope = evidence.slopes_without(pooled_moments(school, {"school": "s03"}, config))['["ses", null]']
     np.testing.assert_allclose(np.diff(predicted), slope, rtol=1e-9)
     assert slope == pytest.approx(2.0, abs=0.3)
+    # best_params names each input as MLflow accepts a key: the column, or column.level
+    assert set(fit.model.params) == {"ses", "minority.No", "minority.Yes"}
+    assert fit.model.params["ses"] == pytest.approx(slope, abs=1e-6)
 
 
 def test_without_trusted_evidence_the_scenario_uses_its_own_rows_only():

@@ -6,6 +6,8 @@ drops; prediction and ``automl debug`` use the same slopes.
 """
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -45,6 +47,7 @@ def test_schools_share_slopes_through_train_predict_and_debug(spark, shared_data
     evidence = pooled.details["pooled_slopes"]
     assert evidence["trusted"] and evidence["scenarios"] == pooled.counts["ok"] >= 150
     assert alone.details["pooled_slopes"] is None
+    assert pooled.details["logging_errors"] == 0  # the slopes are the MLflow params of a pooled_slopes model
     results = pd.read_parquet(pooled.outputs["results"]).set_index("school")
     ok = results[results["status"] == "ok"]
     assert (ok["baseline_name"] == "pooled_slopes").mean() > 0.8
@@ -62,6 +65,7 @@ def test_schools_share_slopes_through_train_predict_and_debug(spark, shared_data
     assert scored["error"].eq("").all() and scored["prediction"].notna().all()
 
     school = ok.index[ok["best_family"] == "pooled_slopes"][0]
+    assert {"ses", "minrty.Yes", "sx.Male"} <= set(json.loads(ok.loc[school, "best_params"]))
     fit = jobs.debug(pooled_config, {"school": str(school)}, spark=spark)
     assert fit.model.family == "pooled_slopes"
     assert fit.metrics["rmse"] == pytest.approx(ok.loc[school, "score"], rel=1e-9)
