@@ -45,21 +45,22 @@ Input = tuple[str, "str | None"]  # (column, level): a number, or a 0/1 indicato
 def design(rows: pd.DataFrame, exclude: Iterable[str]) -> pd.DataFrame:
     """The pooled inputs of ``rows`` as float columns named by :func:`_name`; datetimes and text columns of
     more than :data:`MAX_LEVELS` levels are left out."""
-    columns: dict[str, np.ndarray] = {}
     skipped = set(exclude)
-    for name in sorted(c for c in rows.columns if c not in skipped):
+    numeric = [c for c in rows.columns if c not in skipped and _is_number(rows[c])]
+    values = rows[numeric].to_numpy(dtype="float64", na_value=np.nan) if numeric else np.empty((len(rows), 0))
+    values[np.isinf(values)] = np.nan
+    columns = {_name((name, None)): values[:, i] for i, name in enumerate(numeric)}
+    for name in rows.columns:
         column = rows[name]
-        if pd.api.types.is_datetime64_any_dtype(column):
+        if name in skipped or name in numeric or pd.api.types.is_datetime64_any_dtype(column):
             continue
-        if pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column):
-            columns[_name((name, None))] = _numbers(column)
-            continue
-        levels = column.dropna().astype(str).unique()
+        codes, levels = pd.factorize(column.astype(str).where(column.notna()), sort=True)
         if len(levels) <= MAX_LEVELS:
-            for level in sorted(levels):
-                columns[_name((name, level))] = _indicator(column, level)
-    kept = dict(list(columns.items())[:MAX_INPUTS])
-    return pd.DataFrame(kept, index=rows.index)
+            for code, level in enumerate(levels):
+                columns[_name((name, level))] = np.where(codes < 0, np.nan, (codes == code).astype("float64"))
+    kept = sorted(columns, key=_parse)[:MAX_INPUTS]
+    matrix = np.column_stack([columns[name] for name in kept]) if kept else np.empty((len(rows), 0))
+    return pd.DataFrame(matrix, columns=kept, index=rows.index)
 
 
 @dataclass
@@ -210,9 +211,14 @@ def _label(name: str) -> str:
     return re.sub(r"[^\w.\- ]", "_", column if level is None else f"{column}.{level}")
 
 
+def _is_number(column: pd.Series) -> bool:
+    return pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column)
+
+
 def _numbers(column: pd.Series) -> np.ndarray:
-    values = pd.to_numeric(column.astype(object) if column.dtype == object else column, errors="coerce")
-    values = values.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    if not _is_number(column):
+        column = pd.to_numeric(column.astype(object), errors="coerce")
+    values = column.to_numpy(dtype="float64", na_value=np.nan)
     values[np.isinf(values)] = np.nan
     return values
 
