@@ -62,6 +62,11 @@ def run_meta(manifest: dict[str, Any] | None) -> dict[str, Any]:
     counts = manifest.get("counts")
     if isinstance(counts, dict):
         meta["counts"] = ", ".join(f"{k} {v}" for k, v in counts.items())
+    pooled = manifest.get("pooled_slopes")
+    if isinstance(pooled, dict):  # a training run's first pass (automl.scenario.pooling)
+        meta["pooled_slopes"] = (f"{'used' if pooled.get('trusted') else 'not used'}: {pooled.get('scenarios')} "
+                                 f"scenarios, {pooled.get('inputs')} inputs, {float(pooled.get('gain', 0)):.1%} less "
+                                 f"squared error, {float(pooled.get('helped', 0)):.0%} of scenarios helped")
     return meta
 
 

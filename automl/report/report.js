@@ -123,7 +123,8 @@
     var dl = document.getElementById('meta');
     [['run id', 'run_id'], ['status', 'status'], ['counts', 'counts'], ['wall seconds', 'wall_seconds'],
      ['started', 'started_at'], ['finished', 'finished_at'], ['data fingerprint', 'data_fingerprint'],
-     ['tracking', 'tracking_uri'], ['training run', 'training_run_id']].forEach(function (f) {
+     ['tracking', 'tracking_uri'], ['training run', 'training_run_id'],
+     ['pooled slopes', 'pooled_slopes']].forEach(function (f) {
       if (m[f[1]] === undefined || m[f[1]] === null) return;
       dl.appendChild(el('dt', f[0]));
       dl.appendChild(el('dd', m[f[1]]));

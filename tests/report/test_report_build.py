@@ -235,3 +235,14 @@ def test_ten_thousand_scenarios_fit_in_twenty_megabytes(tmp_path):
     data = embedded(path.read_text())
     assert len(data["scenarios"]["id"]) == 10_000 and len(data["holdout"]["actual"]) == 9_700 * 12
     assert np.isfinite([v for v in data["scenarios"]["relative"] if v is not None]).all()
+
+
+def test_train_report_says_whether_slopes_were_pooled():
+    results, holdout, manifest = train_inputs(20)
+    assert "pooled_slopes" not in embedded(build(results, holdout, manifest))["meta"]
+    manifest = {**manifest, "pooled_slopes": {"scenarios": 154, "inputs": 9, "gain": 0.0808, "helped": 0.7662,
+                                              "trusted": True}}
+    assert embedded(build(results, holdout, manifest))["meta"]["pooled_slopes"] == (
+        "used: 154 scenarios, 9 inputs, 8.1% less squared error, 77% of scenarios helped")
+    manifest["pooled_slopes"].update(trusted=False, gain=0.004)
+    assert embedded(build(results, holdout, manifest))["meta"]["pooled_slopes"].startswith("not used: 154 scenarios")
