@@ -26,9 +26,11 @@ def pooled_evidence(scenarios: Scenarios, todo: pd.DataFrame, config: Config) ->
     rows = scenarios.summarise(todo, functools.partial(_moments, config=config), [("moments", "string")])
     texts = rows.sort_values("scenario_id", kind="stable")["moments"]  # the same sums whatever the task order
     evidence = PooledEvidence.combine(Moments.from_json(text) for text in texts if isinstance(text, str))
-    log.info("slopes pooled over %d scenarios (%d inputs) remove %.1f%% of the scenario means' squared error "
-             "and help %.0f%% of the scenarios: %s", evidence.scenarios, len(evidence.names), 100 * evidence.gain,
-             100 * evidence.helped, "used" if evidence.trusted else f"not used (they must remove {MIN_GAIN:.0%} and help half)")
+    verdict = "used" if evidence.trusted else (f"not used (they must remove {MIN_GAIN:.0%}, help half, and beat "
+                                                 f"the scenarios' own slopes)")
+    log.info("slopes pooled over %d scenarios (%d inputs) remove %.1f%% of the scenario means' squared error, help "
+             "%.0f%% of the scenarios, and make %.2f times the error of their own slopes: %s", evidence.scenarios,
+             len(evidence.names), 100 * evidence.gain, 100 * evidence.helped, evidence.versus_own, verdict)
     return evidence
 
 

@@ -66,7 +66,8 @@ def run_meta(manifest: dict[str, Any] | None) -> dict[str, Any]:
     if isinstance(pooled, dict):  # a training run's first pass (automl.scenario.pooling)
         meta["pooled_slopes"] = (f"{'used' if pooled.get('trusted') else 'not used'}: {pooled.get('scenarios')} "
                                  f"scenarios, {pooled.get('inputs')} inputs, {float(pooled.get('gain', 0)):.1%} less "
-                                 f"squared error, {float(pooled.get('helped', 0)):.0%} of scenarios helped")
+                                 f"squared error than their means, {float(pooled.get('helped', 0)):.0%} of them "
+                                 f"helped, {float(pooled.get('versus_own', 0)):.2f}x the error of their own slopes")
     return meta
 
 

@@ -95,6 +95,15 @@ class Moments:
         return cls(data["names"], int(data["n"]), np.asarray(data["xtx"], dtype="float64").reshape(p, p),
                    np.asarray(data["xty"], dtype="float64"), float(data["yty"]))
 
+    def own_fit_error(self) -> float:
+        """The squared error the scenario's own least-squares slopes can be expected to make on new rows: their
+        error on its rows inflated for what they fitted (generalised cross-validation)."""
+        fitted = (np.linalg.matrix_rank(self.xtx) + 1) / self.n  # the slopes and the scenario's mean
+        if fitted >= 1.0:
+            return np.inf
+        slopes = np.linalg.lstsq(self.xtx, self.xty, rcond=None)[0]
+        return max(self.yty - float(slopes @ self.xty), 0.0) / (1.0 - fitted) ** 2
+
     def aligned(self, names: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """``xtx`` and ``xty`` over ``names`` (zeros for inputs this scenario does not have)."""
         where = {name: i for i, name in enumerate(names)}
@@ -116,6 +125,7 @@ class PooledEvidence:
     gain: float  # share of the scenario means' squared error the left-out slopes remove, over all scenarios
     helped: float  # share of scenarios whose squared error they lower
     trusted: bool = False
+    versus_own: float = 0.0  # their squared error over that of each scenario's own slopes (below 1: better)
 
     @classmethod
     def combine(cls, moments: Iterable[Moments]) -> PooledEvidence:
@@ -128,16 +138,15 @@ class PooledEvidence:
         evidence = cls(names, xtx, xty, len(parts), 0.0, 0.0)
         if len(parts) < 2:
             return evidence
-        base, left_out = 0.0, 0.0
-        helped = 0
-        for m, (own_xtx, own_xty) in zip(parts, aligned):
-            slopes = evidence._solve(xtx - own_xtx, xty - own_xty)
-            error = m.yty - 2.0 * slopes @ own_xty + slopes @ own_xtx @ slopes
-            base, left_out = base + m.yty, left_out + error
-            helped += bool(error < m.yty)
-        evidence.gain = 1.0 - left_out / base if base > 0 else 0.0
-        evidence.helped = helped / len(parts)
-        evidence.trusted = evidence.gain >= MIN_GAIN and evidence.helped >= 0.5
+        errors = np.array([evidence._left_out_error(m, own_xtx, own_xty) for m, (own_xtx, own_xty) in
+                           zip(parts, aligned)])
+        base = np.array([m.yty for m in parts])
+        evidence.gain = 1.0 - errors.sum() / base.sum() if base.sum() > 0 else 0.0
+        evidence.helped = float(np.mean(errors < base))
+        own = np.array([m.own_fit_error() for m in parts])
+        fitted = np.isfinite(own)  # a scenario with fewer rows than slopes has no own fit to compare with
+        evidence.versus_own = errors[fitted].sum() / own[fitted].sum() if own[fitted].sum() > 0 else 0.0
+        evidence.trusted = evidence.gain >= MIN_GAIN and evidence.helped >= 0.5 and evidence.versus_own < 1.0
         return evidence
 
     def slopes_without(self, own: Moments | None) -> dict[str, float]:
@@ -150,7 +159,13 @@ class PooledEvidence:
 
     def describe(self) -> dict[str, Any]:
         return {"scenarios": self.scenarios, "inputs": len(self.names), "gain": round(float(self.gain), 4),
-                "helped": round(float(self.helped), 4), "trusted": bool(self.trusted)}
+                "helped": round(float(self.helped), 4), "versus_own": round(float(self.versus_own), 4),
+                "trusted": bool(self.trusted)}
+
+    def _left_out_error(self, own: Moments, own_xtx: np.ndarray, own_xty: np.ndarray) -> float:
+        """The squared error on ``own``'s rows of the slopes fitted on every other scenario."""
+        slopes = self._solve(self.xtx - own_xtx, self.xty - own_xty)
+        return float(own.yty - 2.0 * slopes @ own_xty + slopes @ own_xtx @ slopes)
 
     @staticmethod
     def _solve(xtx: np.ndarray, xty: np.ndarray) -> np.ndarray:

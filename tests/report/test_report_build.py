@@ -241,8 +241,9 @@ def test_train_report_says_whether_slopes_were_pooled():
     results, holdout, manifest = train_inputs(20)
     assert "pooled_slopes" not in embedded(build(results, holdout, manifest))["meta"]
     manifest = {**manifest, "pooled_slopes": {"scenarios": 154, "inputs": 9, "gain": 0.0808, "helped": 0.7662,
-                                              "trusted": True}}
+                                              "versus_own": 0.917, "trusted": True}}
     assert embedded(build(results, holdout, manifest))["meta"]["pooled_slopes"] == (
-        "used: 154 scenarios, 9 inputs, 8.1% less squared error, 77% of scenarios helped")
+        "used: 154 scenarios, 9 inputs, 8.1% less squared error than their means, 77% of them helped, 0.92x the "
+        "error of their own slopes")
     manifest["pooled_slopes"].update(trusted=False, gain=0.004)
     assert embedded(build(results, holdout, manifest))["meta"]["pooled_slopes"].startswith("not used: 154 scenarios")

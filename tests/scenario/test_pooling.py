@@ -68,7 +68,7 @@ def test_shared_slopes_are_trusted_and_each_scenario_gets_the_others_slopes():
     config = _config()
     frame = _schools()
     evidence = _evidence(frame, config)
-    assert evidence.trusted and evidence.scenarios == 24 and evidence.gain > 0.05
+    assert evidence.trusted and evidence.scenarios == 24 and evidence.gain > 0.05 and evidence.versus_own < 1
     own = pooled_moments(frame[frame["school"] == "s00"], {"school": "s00"}, config)
     slopes = evidence.slopes_without(own)
     assert slopes['["ses", null]'] == pytest.approx(2.0, abs=0.3)
@@ -120,6 +120,24 @@ def test_a_trusted_pooled_default_ships_and_predicts_the_same_after_pickling():
     # best_params names each input as MLflow accepts a key: the column, or column.level
     assert set(fit.model.params) == {"ses", "minority.No", "minority.Yes"}
     assert fit.model.params["ses"] == pytest.approx(slope, abs=1e-6)
+
+
+def test_slopes_that_lose_to_the_scenarios_own_slopes_are_not_used():
+    """Slopes of their own (1 to 5) and little noise: the others' average slope beats each store's mean, but
+    not the slopes its own 36 rows give it, so the stores keep their means as the default and their own models."""
+    rng = np.random.default_rng(1)
+    stores = []
+    for store in range(24):
+        x = rng.normal(size=36)
+        stores.append(pd.DataFrame({"school": f"s{store:02d}", "id": [f"{store}-{i}" for i in range(36)], "ses": x,
+                                    "score": rng.uniform(1, 5) * x + rng.normal(scale=0.1, size=36)}))
+    frame = pd.concat(stores, ignore_index=True)
+    config = _config()
+    evidence = _evidence(frame, config)
+    assert evidence.gain > 0.5 and evidence.helped > 0.9 and evidence.versus_own > 10 and not evidence.trusted
+    fit = fit_scenario(frame[frame["school"] == "s05"], {"school": "s05"}, config, pooled=evidence)
+    assert fit.baseline_name in ("naive_mean", "naive_median") and POOLED_EFFECT not in fit.model.features
+    assert fit.model.family == "linear" and fit.metrics["rmse"] < 0.5
 
 
 def test_without_trusted_evidence_the_scenario_uses_its_own_rows_only():
