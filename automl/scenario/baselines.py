@@ -1,11 +1,11 @@
 """Naive forecasts: the bar every tuned model must clear, and the model a scenario ships when none does.
 
 A naive model reads only the target (``pooled_slopes`` also the effect of slopes pooled across scenarios,
-:mod:`automl.scenario.pooling`, then the default in place of the mean). Time-indexed data gets a damped trend (its default), the theta method,
-last value, seasonal naive and a window mean; other data the mean or median (regression) or the class prior
-(classification). Each is fitted on the rows before a forecast origin and predicts rows ``steps`` periods
-after it, so the same object scores the validation folds, the holdout and, after :meth:`NaiveModel.observe`
-of the full history, future rows.
+:mod:`automl.scenario.pooling`, then the default in place of the mean). Time-indexed data gets a damped trend
+(its default), the theta method, last value, seasonal naive and a window mean; other data the mean or median
+(regression) or the class prior (classification). Each is fitted on the rows before a forecast origin and
+predicts rows ``steps`` periods after it, so the same object scores the validation folds, the holdout and,
+after :meth:`NaiveModel.observe` of the full history, future rows.
 
 The default, ``damped``, is the equal-weight combination of a damped-trend forecast (Holt's linear method
 with a damped trend, on the seasonally adjusted series when the data has a season) and the last value. A

@@ -2,7 +2,7 @@
 
 A school of 36 pupils cannot confirm that a pupil's family background moves its exam score; 160 schools of
 7,000 pupils can. A training job therefore makes two passes when pooling applies (regression without time
-order, ``models.pooled``): the first returns, per scenario, the :class:`Moments` of its training rows, each
+order, ``models.pooled_slopes``): the first returns, per scenario, the :class:`Moments` of its training rows, each
 input and the target centred on the scenario's own means (so scenarios keep their own levels); the driver
 adds them up (:class:`PooledEvidence`). In the second, each scenario gets one slope per input fitted on the
 *other* scenarios' moments (its own subtracted), so its validation folds and holdout never saw its own
@@ -11,8 +11,10 @@ becomes its own mean plus that effect (``pooled_slopes``), which a tuned model m
 
 Whether the slopes are worth it is decided once, across scenarios: each scenario's left-out slopes are scored
 on its own training rows (from the moments alone), and they are trusted when they lower the squared error of
-the scenarios' own means by :data:`MIN_GAIN` overall and in at least half of the scenarios. A scenario alone
-cannot tell (docs/benchmarks.md: per-school decisions on 36 rows are coin flips).
+the scenarios' own means by :data:`MIN_GAIN` overall and in at least half of the scenarios, and make less error
+in total than each scenario's own least-squares slopes can be expected to (:meth:`Moments.own_fit_error`):
+scenarios with slopes of their own and little noise keep their own models. A scenario alone cannot tell
+(docs/benchmarks.md: per-school decisions on 36 rows are coin flips).
 
 Inputs: numbers and booleans as they are, text and categories with at most :data:`MAX_LEVELS` levels as
 one 0/1 column per level, at most :data:`MAX_INPUTS` columns in all (the first ones by name). A missing value

@@ -20,7 +20,8 @@ __all__ = ["check_fold_classes", "parse_target"]
 
 
 def parse_target(values: pd.Series, config: Config) -> tuple[np.ndarray, list[Any] | None]:
-    """Floats and None (regression), or class codes and the classes, a binary task's positive one last (classification)."""
+    """Floats and None (regression), or class codes and the classes, a binary task's positive one last
+    (classification)."""
     target = config.target
     if config.task == "regression":
         numeric = pd.to_numeric(values, errors="coerce")
