@@ -225,7 +225,7 @@ def pooled_moments(frame: pd.DataFrame, keys: dict[str, Any], config: Config) ->
         rows, labels, _, train, _ = _holdout(frame, config, scenario_seed(config.tuning.seed, keys))
     except ScenarioError:
         return None
-    return Moments.of(design(rows.iloc[train], _not_inputs(config)), labels[train])
+    return _moments(rows.iloc[train], labels[train], config)
 
 
 def _holdout(frame: pd.DataFrame, config: Config,
@@ -252,8 +252,12 @@ def _pooled_effect(pooled: PooledEvidence | None, train: pd.DataFrame, labels: n
     """The slopes of every other scenario (its own moments subtracted), when the evidence is trusted."""
     if pooled is None or not pooled.trusted:
         return None
-    own = Moments.of(design(train, _not_inputs(config)), labels)
-    return PooledEffect(pooled.slopes_without(own)).fit(train)
+    return PooledEffect(pooled.slopes_without(_moments(train, labels, config))).fit(train)
+
+
+def _moments(train: pd.DataFrame, labels: np.ndarray, config: Config) -> Moments:
+    """The training rows' moments: what the first pass sends, and what a scenario subtracts as its own."""
+    return Moments.of(design(train, _not_inputs(config)), labels)
 
 
 def _canonical_order(rows: pd.DataFrame, config: Config) -> np.ndarray:
