@@ -42,9 +42,10 @@ class Scenarios(Protocol):
     def head(self, n: int) -> pd.DataFrame:
         """The first ``n`` rows."""
 
-    def summarise(self, todo: pd.DataFrame, task: Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]],
+    def summarise(self, todo: pd.DataFrame, task: Callable[[pd.DataFrame, list[str]], pd.DataFrame],
                   columns: list[tuple[str, str]]) -> pd.DataFrame:
-        """Run ``task`` over the scenarios of ``todo`` in parallel: ``scenario_id`` and ``columns`` per scenario."""
+        """Run ``task`` over the scenarios of ``todo`` in parallel, on the rows of many scenarios at a time (and
+        the key columns that tell them apart): ``scenario_id`` and ``columns`` per scenario."""
 
     def train(self, todo: pd.DataFrame, task: Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]],
               columns: list[tuple[str, str]], *, checkpoints: str, attempt: int) -> pd.DataFrame:

@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import functools
 import logging
-from typing import Any
 
 import pandas as pd
 
 from automl.config import Config
 from automl.jobs.engine import Scenarios
-from automl.scenario.keys import scenario_label
-from automl.scenario.pipeline import pooled_moments, pools
+from automl.scenario.first_pass import pack_moments
+from automl.scenario.keys import scenario_id
+from automl.scenario.pipeline import pools
 from automl.scenario.pooling import MIN_GAIN, Moments, PooledEvidence
 
 __all__ = ["pooled_evidence"]
@@ -34,12 +34,8 @@ def pooled_evidence(scenarios: Scenarios, todo: pd.DataFrame, config: Config) ->
     return evidence
 
 
-def _moments(frame: pd.DataFrame, keys: dict[str, Any], *, config: Config) -> dict[str, Any]:
-    """One scenario's moments as JSON; None when it has none to give (the training pass reports why)."""
-    try:
-        moments = pooled_moments(frame, keys, config)
-    except Exception as exc:  # one scenario's data never stops the others: it just adds nothing
-        log.warning("scenario %s adds nothing to the pooled slopes: %s: %s", scenario_label(keys),
-                    type(exc).__name__, exc)
-        return {"moments": None}
-    return {"moments": moments.to_json() if moments is not None else None}
+def _moments(rows: pd.DataFrame, keys: list[str], *, config: Config) -> pd.DataFrame:
+    """Each scenario's moments as JSON; None when it has none to give (the training pass reports why)."""
+    found = pack_moments(rows, keys, config)
+    return pd.DataFrame({"scenario_id": [scenario_id(scenario) for scenario, _ in found],
+                         "moments": [m.to_json() if m is not None else None for _, m in found]})

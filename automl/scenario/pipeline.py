@@ -35,8 +35,8 @@ from automl.scenario.transforms import Ensemble
 if TYPE_CHECKING:
     from automl.config import Config
 
-__all__ = ["PIPELINE_STEPS", "ScenarioFit", "fit_scenario", "pooled_moments", "pools", "predict_scenario",
-           "prepare_rows"]
+__all__ = ["PIPELINE_STEPS", "ScenarioFit", "fit_scenario", "identity_hashes", "not_inputs", "pooled_moments",
+           "pools", "predict_scenario", "prepare_rows"]
 
 # The steps fit_scenario times, in order (the job layer adds its own "publish").
 PIPELINE_STEPS = ("split", "features", "select", "tune", "refit", "evaluate")
@@ -241,7 +241,7 @@ def _holdout(frame: pd.DataFrame, config: Config,
     return rows, labels, classes, train, test
 
 
-def _not_inputs(config: Config) -> list[str]:
+def not_inputs(config: Config) -> list[str]:
     """Columns never read as model inputs: the target, time, keys, sample ids and ``features.drop_columns``."""
     return [config.target, *([config.time_column] if config.time_column else []), *config.scenario_keys,
             *config.sample_id_columns, *config.features.drop_columns]
@@ -257,23 +257,34 @@ def _pooled_effect(pooled: PooledEvidence | None, train: pd.DataFrame, labels: n
 
 def _moments(train: pd.DataFrame, labels: np.ndarray, config: Config) -> Moments:
     """The training rows' moments: what the first pass sends, and what a scenario subtracts as its own."""
-    return Moments.of(design(train, _not_inputs(config)), labels)
+    return Moments.of(design(train, not_inputs(config)), labels)
 
 
 def _canonical_order(rows: pd.DataFrame, config: Config) -> np.ndarray:
     """Positions sorting rows by ``split.order_by``, then by a hash of the sample ids (else of the row)."""
-    ids = [c for c in config.sample_id_columns if c in rows.columns]
-    identity = rows[ids] if ids else rows
-    try:
-        hashed = pd.util.hash_pandas_object(identity, index=False).to_numpy()
-    except TypeError:  # unhashable cells (lists, dicts): hash their text
-        hashed = pd.util.hash_pandas_object(identity.astype(str), index=False).to_numpy()
+    hashed = identity_hashes(rows, config)
     order_by = config.split.order_by
     if order_by is None:
         return np.argsort(hashed, kind="stable")
     if order_by not in rows.columns:
         raise ScenarioError(checks.missing_column("split.order_by", order_by))
     return np.lexsort((hashed, pd.to_datetime(rows[order_by], errors="coerce").to_numpy()))
+
+
+def identity_hashes(rows: pd.DataFrame, config: Config, *, text_fallback: bool = True) -> np.ndarray:
+    """One hash per row, of its sample ids (else of the whole row): a row's own, whatever rows surround it.
+
+    Cells pandas cannot hash (lists, dicts) make every row's hash that of its text (``text_fallback``), else
+    raise TypeError.
+    """
+    ids = [c for c in config.sample_id_columns if c in rows.columns]
+    identity = rows[ids] if ids else rows
+    try:
+        return pd.util.hash_pandas_object(identity, index=False).to_numpy()
+    except TypeError:
+        if not text_fallback:
+            raise
+        return pd.util.hash_pandas_object(identity.astype(str), index=False).to_numpy()
 
 
 def _season(config: Config, rows: pd.DataFrame, folds: list[tuple[np.ndarray, np.ndarray]]) -> int | None:

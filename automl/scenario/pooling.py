@@ -22,6 +22,7 @@ counts as the scenario's mean (no contribution).
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass
@@ -31,7 +32,7 @@ import numpy as np
 import pandas as pd
 
 __all__ = ["MAX_INPUTS", "MAX_LEVELS", "MIN_GAIN", "POOLED_EFFECT", "Moments", "PooledEffect", "PooledEvidence",
-           "design"]
+           "assemble", "design", "input_columns", "number_matrix", "text_values"]
 
 POOLED_EFFECT = "pooled_effect"
 MAX_LEVELS = 10
@@ -47,22 +48,49 @@ Input = tuple[str, "str | None"]  # (column, level): a number, or a 0/1 indicato
 def design(rows: pd.DataFrame, exclude: Iterable[str]) -> pd.DataFrame:
     """The pooled inputs of ``rows`` as float columns named by :func:`_name`; datetimes and text columns of
     more than :data:`MAX_LEVELS` levels are left out."""
+    numeric, text = input_columns(rows, exclude)
+    values = number_matrix(rows, numeric)
+    levels = [(name, *pd.factorize(text_values(rows[name]), sort=True)) for name in text]
+    names, matrix = assemble(numeric, values, levels)
+    return pd.DataFrame(matrix, columns=names, index=rows.index)
+
+
+def input_columns(rows: pd.DataFrame, exclude: Iterable[str]) -> tuple[list[str], list[str]]:
+    """The columns :func:`design` reads: numbers and booleans, and text (anything else but datetimes)."""
     skipped = set(exclude)
-    numeric = [c for c in rows.columns if c not in skipped and _is_number(rows[c])]
+    numeric, text = [], []
+    for name, dtype in rows.dtypes.items():
+        if name in skipped or pd.api.types.is_datetime64_any_dtype(dtype):
+            continue
+        (numeric if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype) else text).append(name)
+    return numeric, text
+
+
+def number_matrix(rows: pd.DataFrame, numeric: list[str]) -> np.ndarray:
+    """The number columns as floats, infinities missing."""
     values = rows[numeric].to_numpy(dtype="float64", na_value=np.nan) if numeric else np.empty((len(rows), 0))
     values[np.isinf(values)] = np.nan
+    return values
+
+
+def text_values(column: pd.Series) -> pd.Series:
+    """A text column's values as the strings its levels are named by (missing stays missing)."""
+    return column.astype(str).where(column.notna())
+
+
+def assemble(numeric: list[str], values: np.ndarray,
+             texts: Iterable[tuple[str, np.ndarray, Any]]) -> tuple[list[str], np.ndarray]:
+    """The pooled inputs' names and matrix from the number columns and each text column's level codes (-1:
+    missing) into ``levels``: one 0/1 column per level present, for a column with at most :data:`MAX_LEVELS`."""
     columns = {_name((name, None)): values[:, i] for i, name in enumerate(numeric)}
-    for name in rows.columns:
-        column = rows[name]
-        if name in skipped or name in numeric or pd.api.types.is_datetime64_any_dtype(column):
-            continue
-        codes, levels = pd.factorize(column.astype(str).where(column.notna()), sort=True)
-        if len(levels) <= MAX_LEVELS:
-            for code, level in enumerate(levels):
-                columns[_name((name, level))] = np.where(codes < 0, np.nan, (codes == code).astype("float64"))
+    for name, codes, levels in texts:
+        present = np.unique(codes[codes >= 0])
+        if len(present) <= MAX_LEVELS:
+            for code in present:
+                columns[_name((name, levels[code]))] = np.where(codes < 0, np.nan, (codes == code).astype("float64"))
     kept = sorted(columns, key=_parse)[:MAX_INPUTS]
-    matrix = np.column_stack([columns[name] for name in kept]) if kept else np.empty((len(rows), 0))
-    return pd.DataFrame(matrix, columns=kept, index=rows.index)
+    matrix = np.column_stack([columns[name] for name in kept]) if kept else np.empty((len(values), 0))
+    return kept, matrix
 
 
 @dataclass
@@ -78,13 +106,16 @@ class Moments:
 
     @classmethod
     def of(cls, inputs: pd.DataFrame, target: np.ndarray) -> Moments:
-        x = inputs.to_numpy(dtype="float64")
+        return cls.of_matrix(list(inputs.columns), inputs.to_numpy(dtype="float64"), target)
+
+    @classmethod
+    def of_matrix(cls, names: list[str], x: np.ndarray, target: np.ndarray) -> Moments:
         known = np.isfinite(x)
         means = np.divide(np.where(known, x, 0.0).sum(axis=0), known.sum(axis=0), out=np.zeros(x.shape[1]),
                           where=known.any(axis=0))
         x = np.where(known, x - means, 0.0)  # a missing value counts as the mean; an all-missing column is zeros
         y = np.asarray(target, dtype="float64") - float(np.mean(target))
-        return cls(list(inputs.columns), len(y), x.T @ x, x.T @ y, float(y @ y))
+        return cls(list(names), len(y), x.T @ x, x.T @ y, float(y @ y))
 
     def to_json(self) -> str:
         return json.dumps({"names": self.names, "n": self.n, "xtx": self.xtx.ravel().tolist(),
@@ -214,10 +245,12 @@ class PooledEffect:
         return values
 
 
+@functools.lru_cache(maxsize=4096)  # the first pass names the same inputs for every scenario
 def _name(source: Input) -> str:
     return json.dumps(list(source))
 
 
+@functools.lru_cache(maxsize=4096)
 def _parse(name: str) -> Input:
     column, level = json.loads(name)
     return column, level

@@ -140,7 +140,8 @@ class SparkScenarios:
         return self.master.limit(n).toPandas()
 
     def summarise(self, todo: pd.DataFrame, task: SummaryTask, columns: list[tuple[str, str]]) -> pd.DataFrame:
-        """Run ``task`` on each scenario of ``todo`` (statistics rows); ``scenario_id`` and ``columns`` of each."""
+        """Run ``task`` on the packs of ``todo``'s scenarios (statistics rows); ``scenario_id`` and ``columns`` of
+        each scenario."""
         columns = [("scenario_id", "string"), *columns]
         schema = self.engine.schema(columns)
         packs = SummaryPacks(task, self.config.scenario_keys, schema.fieldNames())

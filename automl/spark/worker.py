@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 TrainTask = Callable[..., dict[str, Any]]  # (rows, keys, *, retry) -> results-row columns
 PredictTask = Callable[[pd.DataFrame, dict[str, Any]], pd.DataFrame]
-SummaryTask = Callable[[pd.DataFrame, dict[str, Any]], dict[str, Any]]  # (rows, keys) -> a few columns
+SummaryTask = Callable[[pd.DataFrame, list[str]], pd.DataFrame]  # (rows, key columns) -> a row per scenario
 
 
 class TrainPacks:
@@ -73,16 +73,15 @@ class TrainPacks:
 
 
 class SummaryPacks:
-    """One row per scenario of a pack: its ``scenario_id`` and what ``task`` returns (no checkpoint: cheap to
-    compute again)."""
+    """One row per scenario of a pack, from ``task`` given the whole pack at once (it is written to summarise
+    thousands of tiny scenarios faster than one call each could; no checkpoint: cheap to compute again)."""
 
     def __init__(self, task: SummaryTask, keys: list[str], columns: list[str]) -> None:
         self.task, self.keys, self.columns = task, keys, columns
 
     def __call__(self, pack: pd.DataFrame) -> pd.DataFrame:
-        rows = [{**self.task(frame, keys), "scenario_id": scenario_id(keys)} for keys, frame in
-                scenarios_of(pack, self.keys)]
-        return pd.DataFrame(rows, columns=self.columns)
+        del pack[BUCKET], pack[PACK]
+        return self.task(pack, self.keys)[self.columns]
 
 
 class PredictPacks:
