@@ -38,4 +38,5 @@ def register(config: Config, *, engine: Engine | None = None, spark: Any = None,
     scenarios = engine.scenarios(Selection(), for_prediction=True)
     return log_many_model(config, model_set.champions, input_example=scenarios.head(_EXAMPLE_ROWS),
                           input_types=scenarios.column_types, registered_name=name,
-                          alias=alias or config.mlflow.registered_alias, tracking_uri=tracking_uri(config))
+                          alias=alias or config.mlflow.registered_alias, tracking_uri=tracking_uri(config),
+                          untrained=model_set.untrained_reasons())

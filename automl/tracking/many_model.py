@@ -49,14 +49,17 @@ class ManyModel(mlflow.pyfunc.PythonModel):
         required: input columns every call must carry: keys, sample ids, time column and every raw
             column a champion reads.
         output: the output columns and their Spark types, in order.
+        untrained: ``scenario_id`` -> why a trained scenario has no champion (the model set's
+            :meth:`~automl.modelset.ModelSet.untrained_reasons`), told in its rows' ``error``.
     """
 
     def __init__(self, config: Config, run_ids: dict[str, str], required: list[str],
-                 output: list[tuple[str, str]]) -> None:
+                 output: list[tuple[str, str]], untrained: dict[str, str] | None = None) -> None:
         self.config = config
         self.run_ids = run_ids
         self.required = required
         self.output = output
+        self.untrained = dict(untrained or {})
         self._bundle: dict[str, bytes] = {}
         self._models: dict[str, ScenarioModel] = {}
 
@@ -88,12 +91,15 @@ class ManyModel(mlflow.pyfunc.PythonModel):
         errors = np.full(len(rows), "", dtype=object)
         for key_values, positions in rows.groupby(keys, dropna=False, sort=False).indices.items():
             scenario = dict(zip(keys, key_values if isinstance(key_values, tuple) else (key_values,)))
-            run_id = self.run_ids.get(scenario_id(scenario), "")
+            identity = scenario_id(scenario)
+            run_id = self.run_ids.get(identity, "")
             run_ids[positions] = run_id
             try:
                 if not run_id:
+                    # getattr: a many-model registered before the reasons were kept has none
+                    reason = getattr(self, "untrained", {}).get(identity)
                     raise LookupError(f"scenario {scenario_label(scenario)} has no champion model in this many-model "
-                                      f"(train it, or check the keys of the input rows)")
+                                      f"({reason or 'train it, or check the keys of the input rows'})")
                 order, scored = self._score_scenario(rows.iloc[positions], scenario)
             except Exception as exc:  # every input row is still returned, with the reason it has no prediction
                 errors[positions] = f"{type(exc).__name__}: {exc}"

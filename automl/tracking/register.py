@@ -62,7 +62,7 @@ _MLFLOW_TYPES = {"string": "string", "bigint": "long", "long": "long", "int": "i
 
 def log_many_model(config: Config, champions: pd.DataFrame, *, input_example: pd.DataFrame,
                    input_types: dict[str, str], registered_name: str, alias: str, tracking_uri: str,
-                   wheel: str | None = None) -> dict[str, str]:
+                   wheel: str | None = None, untrained: dict[str, str] | None = None) -> dict[str, str]:
     """Log one pyfunc holding every champion, register it as a new version of ``registered_name`` and point
     ``alias`` at it.
 
@@ -78,6 +78,7 @@ def log_many_model(config: Config, champions: pd.DataFrame, *, input_example: pd
         tracking_uri: the tracking store (and registry) to use; the model is logged in a ``register`` run of
             the config's experiment.
         wheel: this project's built wheel; by default ``$AUTOML_WHEEL``, else built from the source tree.
+        untrained: ``scenario_id`` -> why a trained scenario has no champion, for the error of its rows.
 
     Returns:
         ``{"model_uri": "models:/<name>@<alias>", "version": ..., "alias": ..., "run_id": ..., "logged_uri": ...}``
@@ -95,7 +96,7 @@ def log_many_model(config: Config, champions: pd.DataFrame, *, input_example: pd
     signature = many_model_signature(config, input_types, required)
     output = prediction_columns(config, input_types)
     run_ids = dict(zip(champions["scenario_id"], champions["run_id"].astype(str)))
-    model = ManyModel(_redacted_config(config), run_ids, required, output)
+    model = ManyModel(_redacted_config(config), run_ids, required, output, untrained)
     job = JobRun(config, "register", uri=tracking_uri)
     job.start(tags={"automl.registered_model": registered_name, "automl.alias": alias})
     try:

@@ -200,9 +200,9 @@ def test_a_successful_train_registers_the_model_set_and_it_scores_like_predict(s
     from automl.spark.engine import SparkEngine
 
     data = tmp_path / "rows.parquet"
-    pd.concat([series(f"s{i}", seed=i) for i in range(3)]).to_parquet(data)
-    pd.concat([series(f"s{i}", n=54, seed=i).tail(6) for i in range(4)]).drop(columns="y").to_parquet(
-        tmp_path / "future.parquet")  # s3 was never trained
+    pd.concat([*(series(f"s{i}", seed=i) for i in range(3)), series("s4", n=5, seed=4)]).to_parquet(data)
+    pd.concat([series(f"s{i}", n=54, seed=i).tail(6) for i in range(5)]).drop(columns="y").to_parquet(
+        tmp_path / "future.parquet")  # s3 was never trained, s4 has too few rows to train
     config = make_config(data, tmp_path / "out", mlflow__registered_model="faults_many",
                          data={"streams": [{"name": "rows", "path": str(data),
                                             "predict_path": str(tmp_path / "future.parquet")}]})
@@ -215,7 +215,10 @@ def test_a_successful_train_registers_the_model_set_and_it_scores_like_predict(s
     served = mlflow.pyfunc.load_model("models:/faults_many@champion").predict(rows)
     assert len(served) == len(rows) == len(expected)
     both = expected.merge(served, on=["s", "t"], suffixes=("", "_served"))
-    known = both[both["s"] != "s3"]
+    known = both[~both["s"].isin(["s3", "s4"])]
     np.testing.assert_allclose(known["prediction_served"].astype(float), known["prediction"], rtol=1e-9)
     unknown = both[both["s"] == "s3"]
     assert unknown["prediction_served"].isna().all() and unknown["error_served"].str.contains("no champion").all()
+    skipped = both[both["s"] == "s4"]  # its rows say why, as predict's do
+    assert skipped["prediction_served"].isna().all() and len(skipped) == 6
+    assert skipped["error_served"].str.contains(f"training run {trained.run_id}: skipped: too few rows").all()
