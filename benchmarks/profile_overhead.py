@@ -9,7 +9,8 @@
    run creation / logging / artifact upload / termination, checkpoint write);
 3. Arrow conversion of one group and one result row, as the pandas UDF does per scenario;
 4. the driver side of ``automl.jobs.train`` on ``--driver-scenarios`` tiny scenarios under cProfile
-   (statistics job, planning job, collect, reading checkpoints back, results write), per scenario.
+   (statistics job, the pooled slopes' first pass, planning, collect, reading checkpoints back, the model set,
+   holdout and results tables, the report), per scenario.
 """
 from __future__ import annotations
 
@@ -77,6 +78,9 @@ _DRIVER_COMPONENTS = [
     ("  statistics (aggregation job + toPandas)", "spark/engine.py", "statistics"),
     ("  _fingerprint", "jobs/train.py", "_fingerprint"),
     ("  _decide (checks, resume, changed-only)", "jobs/train.py", "_decide"),
+    ("  pooled_evidence (the pooled slopes' first pass)", "jobs/pooling.py", "pooled_evidence"),
+    ("    SparkScenarios.summarise", "spark/engine.py", "summarise"),
+    ("    PooledEvidence.combine (driver)", "scenario/pooling.py", "combine"),
     ("  SparkScenarios.train", "spark/engine.py", "train"),
     ("    plan_partitions", "planning.py", "plan_partitions"),
     ("    distribute (bucket values + mapping frame)", "planning.py", "distribute"),
@@ -84,8 +88,13 @@ _DRIVER_COMPONENTS = [
     ("    DataFrame.toPandas (training and statistics jobs)", "sql/classic/dataframe.py", "toPandas"),
     ("  _current_rows (checkpoints of scenarios not trained now)", "jobs/train.py", "_current_rows"),
     ("    RunDirectory.read_checkpoints", "rundir.py", "read_checkpoints"),
+    ("  promote (the model set)", "modelset.py", "promote"),
+    ("  write_holdout (holdout table)", "jobs/outputs.py", "write_holdout"),
     ("  createDataFrame(results)", "session.py", "createDataFrame"),
     ("  write_table (results parquet)", "spark/engine.py", "write_table"),
+    ("  ModelSet.write", "modelset.py", "write"),
+    ("  publish_report (report.html)", "jobs/outputs.py", "publish_report"),
+    ("  JobRun.log_results", "tracking/runs.py", "log_results"),
     ("  JobRun.finish", "tracking/runs.py", "finish"),
 ]
 
