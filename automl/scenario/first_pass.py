@@ -2,10 +2,10 @@
 
 :func:`~automl.scenario.pipeline.pooled_moments` defines a scenario's moments: its rows with a target in
 canonical order, the same holdout split as its training, the pooled inputs of its training rows. Called once per
-scenario it pays pandas' fixed costs a dozen times, about 2 ms per scenario on this project's 2-core machine: as
-much as all the rest of the framework's own cost per tiny scenario. :func:`pack_moments` computes the same moments
-with one pandas call per column of the pack and a few numpy calls per scenario. A pack it cannot take that way
-(cells pandas cannot hash, a target that is not numbers, any surprise) goes one scenario at a time.
+scenario it pays pandas' fixed costs a dozen times: about 3 ms of Python per tiny scenario (docs/benchmarks.md),
+16-18 s of a 10,000-scenario job on 2 cores. :func:`pack_moments` computes the same moments with one pandas call
+per column of the pack and a few numpy calls per scenario (about 0.3 ms). A pack it cannot take that way (cells
+pandas cannot hash, a target that is not numbers, any surprise) goes one scenario at a time.
 """
 from __future__ import annotations
 
