@@ -41,9 +41,9 @@ def pack_moments(rows: pd.DataFrame, keys: list[str], config: Config) -> Found:
     target = rows[config.target] if config.target in rows.columns else None
     if target is not None and pd.api.types.is_numeric_dtype(target) and not pd.api.types.is_bool_dtype(target):
         try:
-            return list(zip(scenarios, _at_once(rows, codes, scenarios, config)))
-        except TypeError:  # cells pandas cannot hash: a row's text is hashed instead, scenario by scenario
-            pass
+            found = _at_once(rows, codes, scenarios, config)
+            if found is not None:
+                return list(zip(scenarios, found))
         except Exception as exc:  # never lose the pass to one pack's data
             log.warning("the pooled slopes' first pass takes %d scenarios one at a time: %s: %s", len(scenarios),
                         type(exc).__name__, exc)
@@ -51,11 +51,15 @@ def pack_moments(rows: pd.DataFrame, keys: list[str], config: Config) -> Found:
 
 
 def _at_once(rows: pd.DataFrame, codes: np.ndarray, scenarios: list[dict[str, Any]],
-             config: Config) -> list[Moments | None]:
-    """The moments of each scenario (``codes``: its position in ``scenarios`` by row)."""
+             config: Config) -> list[Moments | None] | None:
+    """The moments of each scenario (``codes``: its position in ``scenarios`` by row); None for a pack with cells
+    pandas cannot hash (their rows' text is hashed instead, which only the scenarios holding them may do)."""
     known = rows[config.target].notna().to_numpy()
     rows, codes = rows[known], codes[known]
-    hashed = identity_hashes(rows, config, text_fallback=False)
+    try:
+        hashed = identity_hashes(rows, config, text_fallback=False)
+    except TypeError:
+        return None
     order = np.lexsort((hashed, codes))  # by scenario, then in the order prepare_rows gives its rows
     rows, codes = rows.iloc[order].reset_index(drop=True), codes[order]
     target = rows[config.target].to_numpy(dtype="float64")

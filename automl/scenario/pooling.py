@@ -62,7 +62,7 @@ def input_columns(rows: pd.DataFrame, exclude: Iterable[str]) -> tuple[list[str]
     for name, dtype in rows.dtypes.items():
         if name in skipped or pd.api.types.is_datetime64_any_dtype(dtype):
             continue
-        (numeric if pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_numeric_dtype(dtype) else text).append(name)
+        (numeric if _is_number(dtype) else text).append(name)
     return numeric, text
 
 
@@ -261,7 +261,7 @@ def _label(name: str) -> str:
     return re.sub(r"[^\w.\- ]", "_", column if level is None else f"{column}.{level}")
 
 
-def _is_number(column: pd.Series) -> bool:
+def _is_number(column: pd.Series | np.dtype) -> bool:
     return pd.api.types.is_bool_dtype(column) or pd.api.types.is_numeric_dtype(column)
 
 
@@ -274,4 +274,5 @@ def _numbers(column: pd.Series) -> np.ndarray:
 
 
 def _indicator(column: pd.Series, level: str) -> np.ndarray:
-    return np.where(column.isna(), np.nan, (column.astype(str) == level).astype("float64"))
+    values = text_values(column)
+    return np.where(values.isna(), np.nan, (values == level).astype("float64"))
