@@ -138,8 +138,8 @@ def naive_candidates(task: str, *, time_indexed: bool, ordered: bool, season: in
         ordered: rows in time order without periods (split.order_by): mean, median, mean of the latest rows.
         season: season length, or None when the data has no known season.
         window: rows the window mean averages.
-        validated: False when the validation rows are too few to compare forecasts: only the simplest one
-            (class prior, last value, mean), which the scenario then ships.
+        validated: False when the validation rows are too few to compare forecasts, or a regression target
+            is constant: only the simplest one (class prior, last value, mean), which the scenario then ships.
         pooled: the input holding the effect of slopes pooled across scenarios, trusted across scenarios
             (:mod:`automl.scenario.pooling`): its forecast is the default in place of the mean.
     """

@@ -13,7 +13,7 @@ from automl.scenario.split import holdout_rows
 if TYPE_CHECKING:
     from automl.config import Config
 
-__all__ = ["constant_target", "continuous_labels", "duplicated_times", "min_rows_needed", "missing_column",
+__all__ = ["continuous_labels", "duplicated_times", "min_rows_needed", "missing_column",
            "no_target_values", "reason_from_statistics", "single_class", "too_few_rows", "unknown_positive_class"]
 
 # A float target with more distinct values than this share of its rows (and more than a handful) is a
@@ -29,12 +29,6 @@ def missing_column(role: str, column: str) -> str:
 
 def no_target_values(target: str, rows: int) -> str:
     return f"target column {target!r} has no values (null in all {rows} rows)"
-
-
-def constant_target(target: str, value: Any, task: str) -> str:
-    if task == "classification":
-        return single_class(target, value)
-    return f"target {target!r} is constant ({value}): nothing to learn"
 
 
 def single_class(target: str, label: Any) -> str:
@@ -92,8 +86,8 @@ def reason_from_statistics(stats: dict[str, Any], config: Config) -> str | None:
     few = too_few_rows(target_rows, config)
     if few:
         return few
-    if stats["target_min"] == stats["target_max"]:
-        return constant_target(config.target, stats["target_min"], config.task)
+    if config.task == "classification" and stats["target_min"] == stats["target_max"]:
+        return single_class(config.target, stats["target_min"])  # a constant regression target is its forecast
     distinct = stats.get("distinct_times")
     if config.time_column and distinct is not None and int(distinct) < rows:
         return (f"duplicated (scenario, {config.time_column}) rows: {rows} rows but {int(distinct)} distinct "

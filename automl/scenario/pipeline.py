@@ -123,6 +123,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
             check_fold_classes(labels, folds, config.primary_metric)
         horizon = max(len(test), *(len(v) for _, v in folds)) if ordered else 1
         season = _season(config, rows, folds)
+        learnable = classes is not None or np.ptp(labels[train]) > 0  # a constant history is its own forecast
     with watch("features"):
         effect = _pooled_effect(pooled, rows.iloc[train], labels[train], config) if pools(config) else None
         enricher = _enricher(config, horizon, season, effect).fit(rows.iloc[train])
@@ -145,7 +146,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         budget = config.tuning.timeout_seconds
         if deadline is not None:
             budget = max(1.0, min(budget, deadline - time.time()))
-        validated = sum(len(v) for _, v in folds) >= config.split.min_validation_rows
+        validated = learnable and sum(len(v) for _, v in folds) >= config.split.min_validation_rows
         candidates = naive_candidates(task, time_indexed=time_column is not None, ordered=ordered, season=season,
                                       window=season or horizon, n_classes=problem.n_classes, validated=validated,
                                       pooled=selected.index(POOLED_EFFECT) if effect is not None else None)
@@ -225,7 +226,7 @@ def pooled_moments(frame: pd.DataFrame, keys: dict[str, Any], config: Config) ->
         rows, labels, _, train, _ = _holdout(frame, config, scenario_seed(config.tuning.seed, keys))
     except ScenarioError:
         return None
-    return _moments(rows.iloc[train], labels[train], config)
+    return _moments(rows.iloc[train], labels[train], config) if np.ptp(labels) > 0 else None  # constant: naive
 
 
 def _holdout(frame: pd.DataFrame, config: Config,
@@ -250,7 +251,7 @@ def not_inputs(config: Config) -> list[str]:
 def _pooled_effect(pooled: PooledEvidence | None, train: pd.DataFrame, labels: np.ndarray,
                    config: Config) -> PooledEffect | None:
     """The slopes of every other scenario (its own moments subtracted), when the evidence is trusted."""
-    if pooled is None or not pooled.trusted:
+    if pooled is None or not pooled.trusted or np.ptp(labels) == 0:  # a constant target ships its value
         return None
     return PooledEffect(pooled.slopes_without(_moments(train, labels, config))).fit(train)
 
@@ -320,9 +321,7 @@ def _enricher(config: Config, horizon: int, season: int | None, pooled: PooledEf
 
 def _transforms(config: Config, labels: np.ndarray, ordered: bool) -> list[str]:
     """Target transforms to try; ``auto`` tries those that can help this scenario."""
-    chosen = config.models.target_transform
-    if config.task != "regression":
-        return ["none"]
+    chosen = config.models.target_transform if config.task == "regression" else "none"
     if chosen != "auto":
         return [chosen]
     return ["none", *(["difference"] if ordered else []), *(["log1p"] if labels.min() >= 0 else [])]

@@ -34,13 +34,20 @@ def test_min_rows_needed_leaves_the_training_rows_after_the_holdout(split, neede
 
 @pytest.mark.parametrize(("changes", "reason"), [
     ({"target_rows": 0}, "target column 'units' has no values (null in all 40 rows)"),
-    ({"target_min": 5.0, "target_max": 5.0}, "target 'units' is constant (5.0): nothing to learn"),
+    ({"target_min": 5.0, "target_max": 5.0}, None),  # a constant history is its own forecast: trained
     ({"distinct_times": 38}, "duplicated (scenario, week) rows: 40 rows but 38 distinct times"),
     ({}, None),
 ])
 def test_reasons_from_statistics(changes, reason):
     found = reason_from_statistics(_stats(**changes), _config())
     assert found == reason if reason is None else found.startswith(reason)
+
+
+def test_a_classification_target_with_one_label_is_skipped_before_training():
+    config = parse_config({"name": "c", "task": "classification", "scenario_keys": ["segment"], "target": "churned",
+                           "data": {"streams": [{"name": "s", "path": "s.parquet"}]}}, source="test")
+    reason = reason_from_statistics(_stats(target_min="no", target_max="no", distinct_times=None), config)
+    assert reason == "target 'churned' has a single class ('no'): nothing to learn"
 
 
 def test_a_float_target_with_many_values_is_not_a_set_of_labels():

@@ -122,7 +122,6 @@ def test_classification_data_that_cannot_be_modelled_is_skipped(classification_f
 
 
 @pytest.mark.parametrize(("change", "reason"), [
-    (lambda f: f.assign(units=5.0), r"target 'units' is constant \(5\.0\): nothing to learn"),
     (lambda f: f.assign(units="many"), "target 'units' is not numeric"),
     (lambda f: pd.concat([f, f.tail(1)]), r"1 duplicated 'week' values .*one row per period"),
     (lambda f: f.drop(columns="week"), "time column 'week' is missing"),
@@ -131,6 +130,23 @@ def test_regression_data_that_cannot_be_modelled_is_skipped(weekly_frame, change
     row = train_scenario(change(weekly_frame(30)), {"store": 1}, ScenarioContext(weekly_config()))
     assert row["status"] == "skipped"
     assert re.search(reason, row["error"])
+
+
+@pytest.mark.parametrize(("time_column", "shipped"), [("week", "naive_last"), (None, "naive_mean")])
+def test_a_constant_target_ships_its_value_untuned(weekly_frame, time_column, shipped):
+    """A slow mover that never sold is modelled by its history's one value, not skipped: every scenario of a
+    many-models job gets a forecast."""
+    frame = weekly_frame(30).assign(units=5.0)
+    config = weekly_config(time_column=time_column, features={"trans_primitives": []}) if time_column is None \
+        else weekly_config()
+    if time_column is None:
+        frame = frame.drop(columns="week")
+    fit = fit_scenario(frame, {"store": 1}, config)
+    assert fit.model.family == shipped and fit.n_evals == 0 and fit.metrics["rmse"] == 0.0
+    future = frame.tail(4).drop(columns="units")
+    if time_column:
+        future = future.assign(week=future["week"] + pd.Timedelta(weeks=4))
+    assert (predict_scenario(future, fit.model, config)["prediction"] == 5.0).all()
 
 
 def test_passed_deadline_skips(weekly_frame):

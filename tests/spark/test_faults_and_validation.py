@@ -30,11 +30,13 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     frame.to_parquet(tmp_path / "rows.parquet")
     summary = jobs.train(_config(tmp_path / "rows.parquet", tmp_path / "out"), spark=spark)
     results = _results(summary)
-    assert len(results) == 6 and summary.counts == {"ok": 2, "unchanged": 0, "failed": 0, "skipped": 4}
-    assert (results.loc[["good_1", "good_2"], "status"] == "ok").all()
+    assert len(results) == 6 and summary.counts == {"ok": 3, "unchanged": 0, "failed": 0, "skipped": 3}
+    assert (results.loc[["good_1", "good_2", "constant"], "status"] == "ok").all()
+    # A constant history is modelled by its value: the last value ships, untuned, and scores it exactly.
+    assert results.loc["constant", "best_family"] == "naive_last" and results.loc["constant", "n_evals"] == 0
+    assert results.loc["constant", "metric_rmse"] == 0.0
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
-    assert "is constant" in reasons["constant"]
     assert "null in all" in reasons["no_target"]
     assert "duplicated (scenario, t)" in reasons["duplicated_weeks"]
 
