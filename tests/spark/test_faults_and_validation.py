@@ -34,7 +34,8 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     assert (results.loc[["good_1", "good_2", "constant"], "status"] == "ok").all()
     # A constant history is modelled by its value: the last value ships, untuned, and scores it exactly.
     assert results.loc["constant", "best_family"] == "naive_last" and results.loc["constant", "n_evals"] == 0
-    assert results.loc["constant", "metric_rmse"] == 0.0
+    assert results.loc["constant", "metric_rmse"] == 0.0 and np.isnan(results.loc["constant", "metric_r2"])
+    assert summary.details["logging_errors"] == 0  # MLflow takes the undefined r2 of a constant holdout
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
     assert "null in all" in reasons["no_target"]
