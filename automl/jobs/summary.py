@@ -128,8 +128,9 @@ def relative_to_baseline(score: float, baseline: float, metric: str) -> float:
 
 
 def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> list[str]:
-    """Lines for the terminal at the end of a training run: counts, the share beating the baseline, the
-    worst scenarios against their baseline, the slowest ones, the commonest reasons for failure."""
+    """Lines for the terminal at the end of a training run: counts, the share beating the baseline, how many
+    were not tuned, the worst scenarios against their baseline, the slowest ones, the commonest reasons for
+    failure."""
     counts = results["status"].value_counts()
     lines = ["scenarios: " + ", ".join(f"{status} {int(n)}" for status, n in counts.items())]
     trained = results[results["status"] == "ok"].copy()
@@ -137,6 +138,10 @@ def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> l
     if len(trained):
         beats = float(_flags(trained["beats_baseline"]).mean())
         lines.append(f"beat their naive baseline: {beats:.0%} of {len(trained)} trained")
+        untuned = int((trained["n_evals"] == 0).sum()) if "n_evals" in trained and config.models.families else 0
+        if untuned:  # why a job of short series ships last values everywhere, without reading every row
+            lines.append(f"not tuned, a naive forecast shipped: {untuned} (a constant target, or validation folds "
+                         f"under split.min_validation_rows = {config.split.min_validation_rows} rows in all)")
         primary = config.primary_metric
         trained["relative"] = [relative_to_baseline(s, b, primary)
                                for s, b in zip(trained["score"], trained["baseline_score"])]

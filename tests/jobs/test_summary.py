@@ -79,6 +79,17 @@ def test_human_summary_lists_the_worst_five_and_the_slowest():
     assert lines[-1] == "1 scenario(s): too few rows: 3"
 
 
+def test_human_summary_counts_the_scenarios_that_were_not_tuned():
+    rows = _rows({"n_evals": 0}, {"n_evals": 0}, {"n_evals": 12}, {"status": "skipped", "n_evals": 0})
+    untuned = [line for line in human_summary(rows, _config()) if line.startswith("not tuned")]
+    assert untuned == ["not tuned, a naive forecast shipped: 2 (a constant target, or validation folds under "
+                       "split.min_validation_rows = 10 rows in all)"]
+    nothing_to_tune = parse_config({"name": "u", "task": "regression", "scenario_keys": ["s"], "target": "y",
+                                    "time_column": "t", "data": {"streams": [{"name": "rows", "path": "r.parquet"}]},
+                                    "models": {"families": []}})
+    assert not [line for line in human_summary(rows, nothing_to_tune) if line.startswith("not tuned")]
+
+
 def test_a_scenario_key_named_like_a_results_column_is_refused():
     from automl.errors import ConfigError
     from automl.results import check_key_names

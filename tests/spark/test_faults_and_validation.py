@@ -1,6 +1,8 @@
 """Nothing lost: bad data gets a reason, failing scenarios never stop the others, runs resume."""
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -17,7 +19,8 @@ def _results(summary) -> pd.DataFrame:
     return pd.read_parquet(summary.outputs["results"]).set_index("s").sort_index()
 
 
-def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spark, tmp_path):
+def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spark, tmp_path, caplog):
+    caplog.set_level(logging.INFO, logger="automl.jobs.train")
     duplicated = _series("duplicated_weeks", seed=4)
     duplicated.loc[5, "t"] = duplicated.loc[4, "t"]
     frame = pd.concat([
@@ -36,6 +39,7 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     assert results.loc["constant", "best_family"] == "naive_last" and results.loc["constant", "n_evals"] == 0
     assert results.loc["constant", "metric_rmse"] == 0.0 and np.isnan(results.loc["constant", "metric_r2"])
     assert summary.details["logging_errors"] == 0  # MLflow takes the undefined r2 of a constant holdout
+    assert "not tuned, a naive forecast shipped: 1 (a constant target" in caplog.text
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
     assert "null in all" in reasons["no_target"]
