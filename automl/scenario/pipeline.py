@@ -125,7 +125,7 @@ def fit_scenario(frame: pd.DataFrame, keys: dict[str, Any], config: Config, *, t
         season = _season(config, rows, folds)
         learnable = classes is not None or np.ptp(labels[train]) > 0  # a constant history is its own forecast
     with watch("features"):
-        effect = _pooled_effect(pooled, rows.iloc[train], labels[train], config) if pools(config) else None
+        effect = _pooled_effect(pooled, rows.iloc[train], labels[train], config) if learnable else None
         enricher = _enricher(config, horizon, season, effect).fit(rows.iloc[train])
         features = enricher.transform(rows)
     with watch("select"):
@@ -250,8 +250,9 @@ def not_inputs(config: Config) -> list[str]:
 
 def _pooled_effect(pooled: PooledEvidence | None, train: pd.DataFrame, labels: np.ndarray,
                    config: Config) -> PooledEffect | None:
-    """The slopes of every other scenario (its own moments subtracted), when the evidence is trusted."""
-    if pooled is None or not pooled.trusted or np.ptp(labels) == 0:  # a constant target ships its value
+    """The slopes of every other scenario (its own moments subtracted), when the config pools and the evidence
+    is trusted."""
+    if pooled is None or not pools(config) or not pooled.trusted:
         return None
     return PooledEffect(pooled.slopes_without(_moments(train, labels, config))).fit(train)
 

@@ -17,7 +17,7 @@ def _config(**execution) -> object:
 
 def _rows(*rows: dict) -> pd.DataFrame:
     base = {"status": "ok", "error": "", "score": 1.0, "baseline_score": 2.0, "beats_baseline": True,
-            "seconds_total": 1.0}
+            "seconds_total": 1.0, "n_evals": 20}
     return pd.DataFrame([{**base, "s": f"s{i}", **row} for i, row in enumerate(rows)])
 
 
