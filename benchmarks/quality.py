@@ -26,14 +26,16 @@ Each arm sees the same training rows and predicts the same holdout rows, with th
 - ``lightgbm``: LightGBM with its library defaults, string columns as native categoricals;
 - ``flaml``: ``flaml.AutoML`` with ``time_budget`` = the budget (skipped when flaml is not installed);
 - naive forecasts: last value (the reference), seasonal naive (when the time column's frequency implies a
-  season) and drift for time data; the training mean for other regression (event data included); the class
-  prior for classification.
+  season), drift and the framework's own default forecast alone (``damped_trend``) for time data; the training
+  mean for other regression (event data included); the class prior for classification.
 
 Per dataset and arm: the median over groups of the holdout metric relative to the reference naive (RMSE for
 regression, log loss for classification), the share of groups beating / worse than naive, the metric pooled
 over every holdout row, and wall seconds per group. An arm that fails on a group is scored with the reference
 naive forecast there (what one would ship instead) and counted under ``failed``. The framework is rerun on the
 first ``--rerun-groups`` groups of each dataset to check that a rerun with the same seed predicts identically.
+For time data a second table counts the groups where the framework shipped something other than its default
+forecast, and how those did against the default alone on the holdout.
 """
 from __future__ import annotations
 
@@ -120,6 +122,7 @@ class Scores:
     predictions: dict[str, list[np.ndarray]] = field(default_factory=dict)
     rerun_identical: list[bool] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
+    shipped: list[dict[str, Any]] = field(default_factory=list)  # the framework's choice per group
 
 
 def load_dataset(name: str, data_dir: str) -> Dataset:
@@ -263,6 +266,16 @@ def naive_drift(data: Dataset, split: Split, budget: float, seed: int) -> np.nda
     return y[-1] + slope * np.arange(1, len(split.y_test) + 1)
 
 
+def damped_trend(data: Dataset, split: Split, budget: float, seed: int) -> np.ndarray:
+    """The framework's default forecast for time data alone (``NaiveModel("damped")``, with the season where the
+    history holds two): what every replacement the framework ships must beat."""
+    from automl.scenario.baselines import NaiveModel
+
+    y = split.y_train
+    season = data.season if data.season and len(y) >= 2 * data.season else 0
+    return NaiveModel("damped", season=season).fit(None, y).predict(np.zeros(len(split.y_test)))
+
+
 def peer_features(data: Dataset, split: Split) -> tuple[pd.DataFrame, pd.DataFrame]:
     """Feature frames for the peers: no group, target or datetime column; strings as categoricals of the
     training rows' levels; names LightGBM accepts."""
@@ -341,6 +354,10 @@ def pooled_evidence(data: Dataset, splits: list[Split], budget: float, seed: int
 
 
 def make_framework(overrides: list[str], pooled: Any = None) -> Callable[[Dataset, Split, float, int], np.ndarray]:
+    """The framework arm; its ``shipped`` maps a group to what it chose there (family, holdout rejection,
+    trials, and whether the default forecast was validated at all: too short a series ships the last value)."""
+    shipped: dict[str, dict[str, Any]] = {}
+
     def framework(data: Dataset, split: Split, budget: float, seed: int) -> np.ndarray:
         """fit_scenario on the training rows, predict_scenario on the holdout rows."""
         from automl.scenario.pipeline import fit_scenario, predict_scenario
@@ -351,11 +368,14 @@ def make_framework(overrides: list[str], pooled: Any = None) -> Callable[[Datase
             train, test = train.assign(group="all"), test.assign(group="all")
         keys = {config.scenario_keys[0]: split.key}
         fit = fit_scenario(train, keys, config, threads=1, pooled=pooled)
+        shipped[str(split.key)] = {"family": fit.model.family, "rejected": fit.rejected, "n_evals": fit.n_evals,
+                                   "validated": "damped_trend" in fit.leaderboard}
         scored = predict_scenario(test.drop(columns=[data.target]), fit.model, config)
         if data.task == "classification":
             return scored["probability"].to_numpy(dtype="float64")
         return scored["prediction"].to_numpy(dtype="float64")
 
+    framework.shipped = shipped  # type: ignore[attr-defined]
     return framework
 
 
@@ -393,6 +413,7 @@ def arms_for(data: Dataset, overrides: list[str], with_flaml: bool,
         if data.season is not None:
             arms["naive_seasonal"] = naive_seasonal
         arms["naive_drift"] = naive_drift
+        arms["damped_trend"] = damped_trend
     return arms
 
 
@@ -413,6 +434,8 @@ def evaluate(data: Dataset, splits: list[Split], arms: dict[str, Callable[..., n
                 again = run_arm(arm, data, split, budget, seed)
                 scores.rerun_identical.append(np.array_equal(run.prediction, again.prediction)
                                               and (run.error is None) == (again.error is None))
+            if name == "framework":
+                scores.shipped.append(getattr(arm, "shipped", {}).get(str(split.key), {}))
         log.info("%s %s/%s %s: %s", data.name, number + 1, len(splits), split.key,
                  {name: round(values[-1], 4) for name, values in scores.losses.items()})
     return scores
@@ -438,6 +461,27 @@ def summarise(data: Dataset, scores: Scores) -> dict[str, dict[str, Any]]:
     return summary
 
 
+def replacements(scores: Scores) -> dict[str, int] | None:
+    """Time data: where the framework shipped something other than its default forecast (a replacement that
+    won validation and the scenario's own holdout), how that did on the benchmark's holdout against the default
+    alone (``damped_trend``), and how many more won validation but lost the scenario's holdout (rejected). A
+    replacement that is better in about half its groups is chosen no better than by chance."""
+    if "damped_trend" not in scores.losses or len(scores.shipped) != len(scores.groups):
+        return None
+    framework, default = scores.losses["framework"], scores.losses["damped_trend"]
+    naive = scores.losses["naive"]
+    replaced = [i for i, choice in enumerate(scores.shipped)
+                if choice.get("validated") and choice.get("family") != "damped_trend"]
+    return {
+        "replaced": len(replaced),
+        "better_than_default": sum(framework[i] < default[i] * (1 - TIE) for i in replaced),
+        "worse_than_default": sum(framework[i] > default[i] * (1 + TIE) for i in replaced),
+        "worse_than_naive": sum(framework[i] > naive[i] * (1 + TIE) for i in replaced),
+        "default_worse_than_naive": sum(default[i] > naive[i] * (1 + TIE) for i in replaced),
+        "rejected_on_holdout": sum(bool(choice.get("rejected")) for choice in scores.shipped),
+    }
+
+
 def markdown(report: dict[str, Any]) -> str:
     source = report["source"]
     changes = f" + {source['uncommitted_files']} uncommitted files" if source.get("uncommitted_files") else ""
@@ -454,6 +498,14 @@ def markdown(report: dict[str, Any]) -> str:
             lines.append(f"| {name} | {metric} | {result['n_groups']} | {arm} | {row['median_ratio_to_naive']:.3f} "
                          f"| {row['share_beating_naive']:.0%} | {row['share_worse_than_naive']:.0%} "
                          f"| {row['pooled']:.4g} | {row['seconds_per_group']:.2f} | {row['failed']} | {rerun} |")
+    replaced = {name: result["replacements"] for name, result in report["datasets"].items()
+                if result.get("replacements")}
+    if replaced:
+        lines += ["", ("| dataset | default replaced | better than the default there | worse | worse than naive "
+                       "(the default alone) | won validation, rejected on the holdout |"), "|---|---|---|---|---|---|"]
+        lines += [f"| {name} | {r['replaced']} | {r['better_than_default']} | {r['worse_than_default']} "
+                  f"| {r['worse_than_naive']} ({r['default_worse_than_naive']}) | {r['rejected_on_holdout']} |"
+                  for name, r in replaced.items()]
     return "\n".join(lines) + "\n"
 
 
@@ -510,7 +562,9 @@ def main(argv: list[str] | None = None) -> int:
             "pooled_slopes": pooled.describe() if pooled is not None else None,
             "rerun_identical": f"{sum(scores.rerun_identical)}/{len(scores.rerun_identical)}",
             "errors": {arm: errors[:5] for arm, errors in scores.errors.items()},
-            "per_group": {"groups": [str(g) for g in scores.groups], "losses": scores.losses},
+            "replacements": replacements(scores),
+            "per_group": {"groups": [str(g) for g in scores.groups], "losses": scores.losses,
+                          "framework_shipped": scores.shipped},
         }
         print(f"{name}: done in {time.perf_counter() - began:.0f}s", file=sys.stderr, flush=True)
     report["wall_seconds"] = time.perf_counter() - began

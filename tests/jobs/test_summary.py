@@ -17,7 +17,8 @@ def _config(**execution) -> object:
 
 def _rows(*rows: dict) -> pd.DataFrame:
     base = {"status": "ok", "error": "", "score": 1.0, "baseline_score": 2.0, "beats_baseline": True,
-            "seconds_total": 1.0, "n_evals": 20}
+            "seconds_total": 1.0, "n_evals": 20, "best_family": "linear", "rejected_on_holdout": "",
+            "leaderboard": '{"linear": 1.0, "damped_trend": 2.0}'}
     return pd.DataFrame([{**base, "s": f"s{i}", **row} for i, row in enumerate(rows)])
 
 
@@ -88,6 +89,28 @@ def test_human_summary_counts_the_scenarios_that_were_not_tuned():
                                     "time_column": "t", "data": {"streams": [{"name": "rows", "path": "r.parquet"}]},
                                     "models": {"families": []}})
     assert not [line for line in human_summary(rows, nothing_to_tune) if line.startswith("not tuned")]
+
+
+def test_human_summary_says_how_often_a_replacement_of_the_default_forecast_held():
+    # theta replaced the default untuned (models.families: []); naive_last shipped untried (too short to validate).
+    rows = _rows({"best_family": "linear"}, {"best_family": "theta", "n_evals": 0},
+                 {"best_family": "damped_trend",
+                  "rejected_on_holdout": "linear (rmse 3 on the holdout, damped_trend 2)"},
+                 {"best_family": "damped_trend", "rejected_on_holdout": None},
+                 {"best_family": "naive_last", "n_evals": 0, "leaderboard": '{"naive_last": 2.0}'},
+                 {"status": "failed", "best_family": None, "leaderboard": None})
+    document = {"name": "u", "task": "regression", "scenario_keys": ["s"], "target": "y", "time_column": "t",
+                "data": {"streams": [{"name": "rows", "path": "r.parquet"}]}}
+
+    def replaced(config) -> list[str]:
+        return [line for line in human_summary(rows, config) if line.startswith("replaced")]
+
+    assert replaced(parse_config(document)) == [(
+        "replaced the default forecast (damped_trend): 2 series; 1 more beat it on validation and lost to it on the "
+        "holdout (67% held)")]
+    # Without a time column there is no one default to replace; without the holdout check nothing is rejected.
+    assert replaced(parse_config({**document, "time_column": None})) == []
+    assert replaced(parse_config({**document, "tuning": {"confirm_on_holdout": False}})) == []
 
 
 def test_a_scenario_key_named_like_a_results_column_is_refused():

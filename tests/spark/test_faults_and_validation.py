@@ -40,6 +40,9 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     assert results.loc["constant", "metric_rmse"] == 0.0 and np.isnan(results.loc["constant", "metric_r2"])
     assert summary.details["logging_errors"] == 0  # MLflow takes the undefined r2 of a constant holdout
     assert "not tuned, a naive forecast shipped: 1 (a constant target" in caplog.text
+    # Both learnable series replaced the default forecast with a model that also won the holdout.
+    assert (results.loc[["good_1", "good_2"], "best_family"] == "linear").all()
+    assert "replaced the default forecast (damped_trend): 2 series; 0 more beat it on validation" in caplog.text
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
     assert "null in all" in reasons["no_target"]
