@@ -18,8 +18,8 @@ from automl.scenario.baselines import NaiveModel
 from automl.scenario.keys import scenario_label
 from automl.scenario.metrics import METRICS
 
-__all__ = ["JobSummary", "Outcome", "human_summary", "predict_outcome", "relative_to_baseline", "top_reasons",
-           "train_outcome"]
+__all__ = ["JobSummary", "Outcome", "default_replacements", "human_summary", "predict_outcome", "relative_to_baseline",
+           "top_reasons", "train_outcome"]
 
 # What a time-indexed series ships unless a model beats it on every validation fold and on the holdout.
 _DEFAULT_FORECAST = NaiveModel("damped").name
@@ -83,7 +83,8 @@ def train_outcome(results: pd.DataFrame, config: Config) -> Outcome:
     beats = float(_flags(trained["beats_baseline"]).mean()) if len(trained) else 0.0
     reasons = top_reasons(results)
     details = {"failed_fraction": round(failed_fraction, 4), "beats_baseline_fraction": round(beats, 4),
-               "top_reasons": [{"reason": r, "scenarios": n} for r, n in reasons]}
+               "top_reasons": [{"reason": r, "scenarios": n} for r, n in reasons],
+               "default_replacements": default_replacements(trained, config)}
     minimum = config.execution.min_beats_baseline_fraction
     if usable == 0:
         message = "no scenario trained: " + "; ".join(f"{n} x {r}" for r, n in reasons)
@@ -146,8 +147,12 @@ def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> l
         if untuned:  # why a job of short series ships last values everywhere, without reading every row
             lines.append(f"not tuned, a naive forecast shipped: {untuned} (a constant target, or validation folds "
                          f"under split.min_validation_rows = {config.split.min_validation_rows} rows in all)")
-        if config.time_column is not None and config.tuning.confirm_on_holdout:
-            lines += _replacements(trained)
+        replacements = default_replacements(trained, config)
+        if replacements:
+            replaced, rejected = replacements["replaced"], replacements["rejected_on_holdout"]
+            lines.append(f"replaced the default forecast ({_DEFAULT_FORECAST}): {replaced} series; {rejected} more "
+                         f"beat it on validation and lost to it on the holdout ({replaced / (replaced + rejected):.0%} "
+                         f"held)")
         primary = config.primary_metric
         trained["relative"] = [relative_to_baseline(s, b, primary)
                                for s, b in zip(trained["score"], trained["baseline_score"])]
@@ -163,19 +168,19 @@ def human_summary(results: pd.DataFrame, config: Config, *, limit: int = 5) -> l
     return lines
 
 
-def _replacements(trained: pd.DataFrame) -> list[str]:
-    """Among the series validated against the default forecast (on their leaderboard; too short a series ships
-    the last value untried), how many shipped something else, and how many more beat it on validation and lost
-    to it on the holdout (``tuning.confirm_on_holdout``). Where replacements hold in only about half the series
+def default_replacements(trained: pd.DataFrame, config: Config) -> dict[str, int] | None:
+    """With a time column and ``tuning.confirm_on_holdout``: among the trained (``ok``) series validated against the
+    default forecast (on their leaderboard; too short a series ships the last value untried), how many shipped
+    something else (``replaced``) and how many more beat it on validation and lost to it on the holdout
+    (``rejected_on_holdout``); None when neither happened. Where replacements hold in only about half the series
     that chose one, validation picks them little better than chance, and on later periods they beat the default
     about as often as not (gapminder, txhousing: docs/benchmarks.md)."""
+    if config.time_column is None or not config.tuning.confirm_on_holdout or trained.empty:
+        return None
     validated = trained[trained["leaderboard"].map(lambda text: bool(text) and _DEFAULT_FORECAST in json.loads(text))]
     replaced = int((validated["best_family"] != _DEFAULT_FORECAST).sum())
     rejected = int(validated["rejected_on_holdout"].fillna("").astype(str).ne("").sum())
-    if not replaced + rejected:
-        return []
-    return [(f"replaced the default forecast ({_DEFAULT_FORECAST}): {replaced} series; {rejected} more beat it on "
-             f"validation and lost to it on the holdout ({replaced / (replaced + rejected):.0%} held)")]
+    return {"replaced": replaced, "rejected_on_holdout": rejected} if replaced + rejected else None
 
 
 def _flags(values: pd.Series) -> pd.Series:

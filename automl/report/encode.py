@@ -68,6 +68,12 @@ def run_meta(manifest: dict[str, Any] | None) -> dict[str, Any]:
                                  f"scenarios, {pooled.get('inputs')} inputs, {float(pooled.get('gain', 0)):.1%} less "
                                  f"squared error than their means, {float(pooled.get('helped', 0)):.0%} of them "
                                  f"helped, {float(pooled.get('versus_own', 0)):.2f}x the error of their own slopes")
+    replacements = manifest.get("default_replacements")
+    if isinstance(replacements, dict):  # a time-indexed training run (automl.jobs.summary.default_replacements)
+        replaced, rejected = int(replacements.get("replaced", 0)), int(replacements.get("rejected_on_holdout", 0))
+        meta["default_replacements"] = (f"replaced in {replaced} series; {rejected} more beat it on validation and "
+                                        f"lost to it on the holdout ({replaced / max(1, replaced + rejected):.0%} "
+                                        f"held)")
     return meta
 
 

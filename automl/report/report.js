@@ -124,7 +124,7 @@
     [['run id', 'run_id'], ['status', 'status'], ['counts', 'counts'], ['wall seconds', 'wall_seconds'],
      ['started', 'started_at'], ['finished', 'finished_at'], ['data fingerprint', 'data_fingerprint'],
      ['tracking', 'tracking_uri'], ['training run', 'training_run_id'],
-     ['pooled slopes', 'pooled_slopes']].forEach(function (f) {
+     ['pooled slopes', 'pooled_slopes'], ['default forecast', 'default_replacements']].forEach(function (f) {
       if (m[f[1]] === undefined || m[f[1]] === null) return;
       dl.appendChild(el('dt', f[0]));
       dl.appendChild(el('dd', m[f[1]]));

@@ -108,9 +108,12 @@ def test_human_summary_says_how_often_a_replacement_of_the_default_forecast_held
     assert replaced(parse_config(document)) == [(
         "replaced the default forecast (damped_trend): 2 series; 1 more beat it on validation and lost to it on the "
         "holdout (67% held)")]
+    assert train_outcome(rows, parse_config(document)).details["default_replacements"] == {
+        "replaced": 2, "rejected_on_holdout": 1}
     # Without a time column there is no one default to replace; without the holdout check nothing is rejected.
     assert replaced(parse_config({**document, "time_column": None})) == []
     assert replaced(parse_config({**document, "tuning": {"confirm_on_holdout": False}})) == []
+    assert train_outcome(rows, _config()).details["default_replacements"] is None
 
 
 def test_a_scenario_key_named_like_a_results_column_is_refused():

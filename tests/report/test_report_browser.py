@@ -52,6 +52,7 @@ def reports(tmp_path_factory) -> dict[str, Path]:
     results.loc[7, "importances"] = '{"<img src=y onerror=\\"window.injected=2\\">": 0.9, "price": 0.1}'
     results["rejected_on_holdout"] = ""
     results.loc[2, "rejected_on_holdout"] = "lightgbm (rmse 8.77 on the holdout, damped_trend 6.66)"  # store 1, item 3
+    manifest = {**manifest, "default_replacements": {"replaced": 17, "rejected_on_holdout": 1}}
     options = {"scenario_keys": KEYS, "time_column": "week"}
     paths = {"train": write_report(build_train_report(results, holdout, manifest, task="regression", **options),
                                    out / "train.html")}
@@ -94,6 +95,8 @@ def test_training_report_draws_and_finds_a_scenario(page, reports):
     page.open(reports["train"])
     assert page.problems() == []
     assert page.evaluate("document.getElementById('title').textContent") == "demand — train report"
+    assert ("default forecastreplaced in 17 series; 1 more beat it on validation and lost to it on the holdout "
+            "(94% held)") in page.evaluate("document.getElementById('meta').textContent")
     overview = wait_for_plots(page, "#figures .js-plotly-plot")
     assert len(overview) == 4 and all(n > 0 for n in overview)
     assert page.evaluate("document.querySelectorAll('#tables table')[0].rows.length") == 19  # 18 ok + header

@@ -247,3 +247,11 @@ def test_train_report_says_whether_slopes_were_pooled():
         "error of their own slopes")
     manifest["pooled_slopes"].update(trusted=False, gain=0.004)
     assert embedded(build(results, holdout, manifest))["meta"]["pooled_slopes"].startswith("not used: 154 scenarios")
+
+
+def test_train_report_says_how_often_a_replacement_of_the_default_forecast_held():
+    results, holdout, manifest = train_inputs(20)
+    assert "default_replacements" not in embedded(build(results, holdout, manifest))["meta"]
+    manifest = {**manifest, "default_replacements": {"replaced": 66, "rejected_on_holdout": 50}}
+    assert embedded(build(results, holdout, manifest))["meta"]["default_replacements"] == (
+        "replaced in 66 series; 50 more beat it on validation and lost to it on the holdout (57% held)")

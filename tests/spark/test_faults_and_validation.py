@@ -43,6 +43,7 @@ def test_unmodellable_scenarios_are_skipped_with_a_reason_and_the_rest_train(spa
     # Both learnable series replaced the default forecast with a model that also won the holdout.
     assert (results.loc[["good_1", "good_2"], "best_family"] == "linear").all()
     assert "replaced the default forecast (damped_trend): 2 series; 0 more beat it on validation" in caplog.text
+    assert summary.details["default_replacements"] == {"replaced": 2, "rejected_on_holdout": 0}
     reasons = results["error"]
     assert "too few rows" in reasons["too_few"]
     assert "null in all" in reasons["no_target"]
