@@ -177,7 +177,8 @@ def default_replacements(trained: pd.DataFrame, config: Config) -> dict[str, int
     about as often as not (gapminder, txhousing: docs/benchmarks.md)."""
     if config.time_column is None or not config.tuning.confirm_on_holdout or trained.empty:
         return None
-    validated = trained[trained["leaderboard"].map(lambda text: bool(text) and _DEFAULT_FORECAST in json.loads(text))]
+    validated = trained[trained["leaderboard"].map(lambda text: isinstance(text, str) and bool(text)
+                                                   and _DEFAULT_FORECAST in json.loads(text))]
     replaced = int((validated["best_family"] != _DEFAULT_FORECAST).sum())
     rejected = int(validated["rejected_on_holdout"].fillna("").astype(str).ne("").sum())
     return {"replaced": replaced, "rejected_on_holdout": rejected} if replaced + rejected else None

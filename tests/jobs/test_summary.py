@@ -98,7 +98,8 @@ def test_human_summary_says_how_often_a_replacement_of_the_default_forecast_held
                   "rejected_on_holdout": "linear (rmse 3 on the holdout, damped_trend 2)"},
                  {"best_family": "damped_trend", "rejected_on_holdout": None},
                  {"best_family": "naive_last", "n_evals": 0, "leaderboard": '{"naive_last": 2.0}'},
-                 {"status": "failed", "best_family": None, "leaderboard": None})
+                 {"status": "failed", "best_family": None, "leaderboard": None},
+                 {"best_family": "linear", "leaderboard": float("nan")})  # a null read back from a table
     document = {"name": "u", "task": "regression", "scenario_keys": ["s"], "target": "y", "time_column": "t",
                 "data": {"streams": [{"name": "rows", "path": "r.parquet"}]}}
 
